@@ -1,0 +1,452 @@
+"""Procedurally generated rigid objects for in-hand rotation, built from MuJoCo primitives.
+
+The categories, counts, aspect ratios and scales follow DexNDM (arXiv 2510.08556, "Object
+sets"): cylinders, cuboids, long cuboids, small cylinders and complex shapes. The paper's 120
+complex meshes are not public, so 24 deterministic composites of primitives stand in for them:
+non-convex block shapes (L, T, cross, U, dumbbell, ...) and animal-like figures (dog, duck,
+turtle, ...). Everything is closed-form; no files or meshes are read or written.
+
+Size convention: a category's scale multiplies ``BASE_SIZE_M``, and library objects are built
+at their category's nominal scale (middle of the paper's range), so they are ready to use. The
+scaled base size is the largest bounding-box extent, except for long cuboids, where it is the
+edge of the cube of equal bounding-box volume: a 0.04 m *longest* side would make an aspect 6.67
+cuboid a 6 mm stick, far thinner than a LEAP fingertip, while the paper's point is long objects.
+Aspect ratio is the largest bounding-box extent over the smallest. Cylinders are squat, as in
+HORA and RotateIt: diameter / height = aspect ratio, axis along the object frame's z.
+
+Usage:
+    from dexndm_envs.objects import object_library, resolve_object_set
+
+    specs = resolve_object_set(["cube", "long_cuboid"])
+    xml = specs[0].scaled(1.05).to_mjcf(body_name="object")
+    print(list(object_library()))  # every object name
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+CATEGORIES: tuple[str, ...] = ("cylinder", "cuboid", "long_cuboid", "small_cylinder", "complex")
+
+BASE_SIZE_M: float = 0.08
+"""Size that a category's scale multiplies (m): a scale-0.8 cylinder is 6.4 cm across."""
+
+SCALE_RANGES: dict[str, tuple[float, float]] = {
+    "cylinder": (0.70, 0.86),
+    "cuboid": (0.70, 0.86),
+    "long_cuboid": (0.5, 0.5),
+    "small_cylinder": (0.5, 0.6),
+    "complex": (0.6, 0.7),
+}
+"""Paper's scale range per category; randomise with ``spec.scaled(s / NOMINAL_SCALES[cat])``."""
+
+NOMINAL_SCALES: dict[str, float] = {c: 0.5 * (lo + hi) for c, (lo, hi) in SCALE_RANGES.items()}
+"""Scale the library objects are built at: the middle of each category's range."""
+
+ASPECT_RANGES: dict[str, tuple[float, float]] = {
+    "cylinder": (1.6, 2.4),
+    "cuboid": (1.25, 1.5),  # plus the cube (1.0), which the paper's cuboid set includes
+    "long_cuboid": (2.5, 6.67),
+    "small_cylinder": (1.92, 2.56),
+    "complex": (1.05, 2.0),
+}
+"""Paper's aspect-ratio range (largest / smallest bounding-box extent) per category."""
+
+_SIZE_LEN = {"box": 3, "cylinder": 2, "capsule": 2, "sphere": 1, "ellipsoid": 3}
+_SQRT_HALF = float(np.sqrt(0.5))
+_AXIS_QUAT = {"x": (_SQRT_HALF, 0.0, _SQRT_HALF, 0.0), "y": (_SQRT_HALF, -_SQRT_HALF, 0.0, 0.0)}
+
+
+@dataclass(frozen=True)
+class GeomSpec:
+    """One MuJoCo primitive of an object, in the object frame.
+
+    Attributes:
+        type: MuJoCo geom type name: box, cylinder, capsule, sphere or ellipsoid.
+        size: MuJoCo size, in metres: half-sizes for box/ellipsoid, (radius, half-length) for
+            cylinder/capsule, (radius,) for sphere.
+        pos: geom centre in the object frame (m).
+        quat: geom orientation in the object frame, (w, x, y, z).
+    """
+
+    type: str
+    size: tuple[float, ...]
+    pos: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    quat: tuple[float, float, float, float] = (1.0, 0.0, 0.0, 0.0)
+
+    def __post_init__(self) -> None:
+        # Plain floats keep specs hashable, comparable and readable whatever built them.
+        object.__setattr__(self, "size", tuple(float(v) for v in self.size))
+        object.__setattr__(self, "pos", tuple(float(v) for v in self.pos))
+        object.__setattr__(self, "quat", tuple(float(v) for v in self.quat))
+        if self.type not in _SIZE_LEN:
+            raise ValueError(f"geom type {self.type!r} is not one of {sorted(_SIZE_LEN)}")
+        if len(self.size) != _SIZE_LEN[self.type] or min(self.size) <= 0:
+            raise ValueError(
+                f"{self.type} needs {_SIZE_LEN[self.type]} positive sizes, got {self.size}"
+            )
+
+    def rotation(self) -> np.ndarray:
+        """Rotation matrix (3, 3) from the geom frame to the object frame."""
+        w, x, y, z = np.asarray(self.quat, dtype=np.float64) / np.linalg.norm(self.quat)
+        return np.array([
+            [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+            [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+            [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+        ])  # fmt: skip
+
+    def half_extents(self) -> np.ndarray:
+        """Exact half extents (3,) of the geom's axis-aligned box in the object frame."""
+        rot = self.rotation()
+        if self.type == "box":
+            return np.abs(rot) @ np.asarray(self.size)
+        if self.type == "ellipsoid":  # support of R diag(s) (unit ball) along each object axis
+            return np.linalg.norm(rot * np.asarray(self.size), axis=1)
+        if self.type == "sphere":
+            return np.full(3, self.size[0])
+        radius, half_len = self.size
+        axis_comp = np.abs(rot[:, 2])
+        if self.type == "capsule":
+            return radius + half_len * axis_comp
+        return radius * np.sqrt(np.clip(1.0 - axis_comp**2, 0.0, None)) + half_len * axis_comp
+
+    def max_distance(self) -> float:
+        """Farthest distance (m) of any point of the geom from the object origin."""
+        pos = np.asarray(self.pos, dtype=np.float64)
+        rot = self.rotation()
+        if self.type == "box":
+            corners = np.array(np.meshgrid(*[(-h, h) for h in self.size])).reshape(3, -1)
+            return float(np.max(np.linalg.norm(pos[:, None] + rot @ corners, axis=0)))
+        if self.type == "sphere":
+            return float(np.linalg.norm(pos) + self.size[0])
+        if self.type == "ellipsoid":
+            return _farthest_on_ellipsoid(-rot.T @ pos, np.asarray(self.size))
+        radius, half_len = self.size
+        axis = rot[:, 2]
+        ends = (pos + half_len * axis, pos - half_len * axis)
+        if self.type == "capsule":
+            return float(max(np.linalg.norm(e) for e in ends) + radius)
+        # Farthest rim point of a disc: |c|^2 + r^2 + 2 r |c_perp|, c_perp = pos off the axis.
+        perp = float(np.linalg.norm(pos - np.dot(pos, axis) * axis))
+        return float(np.sqrt(max(e @ e for e in ends) + radius**2 + 2 * radius * perp))
+
+    def scaled(self, factor: float) -> GeomSpec:
+        """This geom with size and position multiplied by ``factor``."""
+        return replace(
+            self, size=tuple(s * factor for s in self.size), pos=tuple(p * factor for p in self.pos)
+        )
+
+    def shifted(self, offset: np.ndarray) -> GeomSpec:
+        """This geom translated by ``offset`` (m)."""
+        return replace(self, pos=tuple(p + o for p, o in zip(self.pos, offset, strict=True)))
+
+
+def _farthest_on_ellipsoid(point: np.ndarray, semi: np.ndarray) -> float:
+    """Largest distance from ``point`` to an ellipsoid with semi-axes ``semi``, in its frame.
+
+    The farthest surface point is x_i = c_i s_i^2 / (s_i^2 - mu) with mu > max s_i^2 chosen so
+    that x lies on the surface (a monotone equation, solved by bisection).
+    """
+    sq = semi**2
+    top = float(sq.max())
+    weights = point**2 * sq
+
+    def excess(mu: float) -> float:  # > 0 while x(mu) lies outside the ellipsoid
+        return float(np.sum(weights / (mu - sq) ** 2)) - 1.0
+
+    low, high = top * (1 + 1e-12), top + float(np.sqrt(weights.sum())) * (1 + 1e-9)
+    if excess(low) <= 0:
+        # Hard case (point on the longest axes' orthogonal plane): mu = max s^2 and the longest
+        # axes take up whatever the other coordinates leave of the surface.
+        minor = sq < top * (1 - 1e-9)
+        x_minor = point[minor] * sq[minor] / (sq[minor] - top)
+        rest = top * max(0.0, 1.0 - float(np.sum(x_minor**2 / sq[minor])))
+        return float(np.sqrt(np.sum((x_minor - point[minor]) ** 2) + rest))
+    for _ in range(200):
+        mid = 0.5 * (low + high)
+        low, high = (mid, high) if excess(mid) > 0 else (low, mid)
+    return float(np.linalg.norm(point * sq / (sq - high) - point))
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """A rigid object made of primitives, centred on its bounding-box centre.
+
+    Attributes:
+        name: unique name, e.g. ``"cylinder_0"``, ``"cube"``, ``"complex_07_dog"``.
+        category: one of ``CATEGORIES``.
+        geoms: the primitives, in the object frame.
+    """
+
+    name: str
+    category: str
+    geoms: tuple[GeomSpec, ...]
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"category {self.category!r} is not one of {CATEGORIES}")
+        if not self.geoms:
+            raise ValueError(f"object {self.name!r} has no geoms")
+
+    def _bounds(self) -> tuple[np.ndarray, np.ndarray]:
+        lows = [np.asarray(g.pos) - g.half_extents() for g in self.geoms]
+        highs = [np.asarray(g.pos) + g.half_extents() for g in self.geoms]
+        return np.min(lows, axis=0), np.max(highs, axis=0)
+
+    def bounding_half_extents(self) -> np.ndarray:
+        """Half extents (3,) of the axis-aligned bounding box in the object frame (m)."""
+        low, high = self._bounds()
+        return np.maximum(np.abs(low), np.abs(high))
+
+    def bounding_radius(self) -> float:
+        """Radius (m) of the smallest origin-centred sphere enclosing every geom."""
+        return max(g.max_distance() for g in self.geoms)
+
+    def aspect_ratio(self) -> float:
+        """Largest over smallest bounding-box extent."""
+        extents = self.bounding_half_extents()
+        return float(extents.max() / extents.min())
+
+    def scaled(self, factor: float) -> ObjectSpec:
+        """This object with every size and position multiplied by ``factor``.
+
+        Raises:
+            ValueError: if ``factor`` is not a positive finite number.
+        """
+        if not np.isfinite(factor) or factor <= 0:
+            raise ValueError(f"scale factor must be positive and finite, got {factor}")
+        return replace(self, geoms=tuple(g.scaled(factor) for g in self.geoms))
+
+    def to_mjcf(self, body_name: str = "object", rgba: str = "0.85 0.55 0.25 1") -> str:
+        """MJCF ``<body>`` with a free joint and one geom per primitive.
+
+        Geoms use ``class="object"``, which the scene must define (contact, friction, density);
+        no mass, density or friction is set here so that the scene and its randomisation own them.
+        Names: ``{body_name}_joint`` and ``{body_name}_geom0``, ``{body_name}_geom1``, ...
+        """
+
+        def fmt(values: Sequence[float]) -> str:
+            return " ".join(format(float(v), ".9g") for v in values)
+
+        lines = [f'<body name="{body_name}">', f'  <freejoint name="{body_name}_joint"/>']
+        for i, geom in enumerate(self.geoms):
+            lines.append(
+                f'  <geom name="{body_name}_geom{i}" class="object" type="{geom.type}" '
+                f'size="{fmt(geom.size)}" pos="{fmt(geom.pos)}" quat="{fmt(geom.quat)}" '
+                f'rgba="{rgba}"/>'
+            )
+        lines.append("</body>")
+        return "\n".join(lines)
+
+
+def _box(hx: float, hy: float, hz: float, pos: Sequence[float] = (0, 0, 0)) -> GeomSpec:
+    return GeomSpec("box", (hx, hy, hz), tuple(pos))
+
+
+def _round(kind: str, r: float, half_len: float, pos: Sequence[float], axis: str) -> GeomSpec:
+    """Cylinder or capsule whose axis lies along the object frame's ``axis``."""
+    return GeomSpec(kind, (r, half_len), tuple(pos), _AXIS_QUAT.get(axis, (1.0, 0.0, 0.0, 0.0)))
+
+
+def _cyl(r: float, half_len: float, pos: Sequence[float] = (0, 0, 0), axis: str = "z") -> GeomSpec:
+    return _round("cylinder", r, half_len, pos, axis)
+
+
+def _cap(r: float, half_len: float, pos: Sequence[float] = (0, 0, 0), axis: str = "z") -> GeomSpec:
+    return _round("capsule", r, half_len, pos, axis)
+
+
+def _sph(r: float, pos: Sequence[float] = (0, 0, 0)) -> GeomSpec:
+    return GeomSpec("sphere", (r,), tuple(pos))
+
+
+def _ell(a: float, b: float, c: float, pos: Sequence[float] = (0, 0, 0)) -> GeomSpec:
+    return GeomSpec("ellipsoid", (a, b, c), tuple(pos))
+
+
+def _legs(x: float, y: float, z: float, r: float, half_len: float) -> list[GeomSpec]:
+    """Four vertical capsule legs at (+-x, +-y, z)."""
+    return [_cap(r, half_len, (sx * x, sy * y, z)) for sx in (1, -1) for sy in (1, -1)]
+
+
+def _block_designs() -> dict[str, list[GeomSpec]]:
+    """Non-convex composites of blocks and round primitives, in arbitrary units."""
+    return {
+        "l_block": [_box(1.5, 0.9, 0.5, (0, 0, -1)), _box(0.5, 0.9, 1.0, (-1, 0, 0.5))],
+        "t_block": [_box(1.5, 0.8, 0.5, (0, 0, 1)), _box(0.5, 0.8, 1.0, (0, 0, -0.5))],
+        "cross": [_box(1.5, 0.5, 0.8), _box(0.5, 1.5, 0.8)],
+        "u_block": [
+            _box(1.5, 0.9, 0.4, (0, 0, -0.8)),
+            *[_box(0.4, 0.9, 0.8, (s * 1.1, 0, 0)) for s in (1, -1)],
+        ],
+        "dumbbell": [
+            _cyl(0.3, 0.7, axis="x"),
+            *[_cyl(0.9, 0.3, (s * 0.9, 0, 0), axis="x") for s in (1, -1)],
+        ],
+        "offset_stack": [
+            _box(1.0, 0.8, 0.4, (-0.4, 0, -0.4)),
+            _box(1.0, 0.8, 0.4, (0.4, 0.2, 0.4)),
+        ],
+        "stairs": [_box(0.4, 0.8, 0.4 * (k + 1), (0.8 * k - 0.8, 0, 0.4 * k)) for k in range(3)],
+        "h_block": [
+            _box(0.4, 0.75, 1.4, (-1, 0, 0)),
+            _box(0.4, 0.75, 1.4, (1, 0, 0)),
+            _box(0.7, 0.5, 0.4),
+        ],
+        "z_block": [_box(0.8, 0.7, 0.4, (-0.4, 0, 0.4)), _box(0.8, 0.7, 0.4, (0.4, 0, -0.4))],
+        "corner": [
+            _box(1.0, 0.35, 0.35, (0.35, -0.65, -0.65)),
+            _box(0.35, 0.8, 0.35, (-0.65, 0.15, -0.65)),
+            _box(0.35, 0.35, 0.6, (-0.65, -0.65, -0.05)),
+        ],
+        "table": [_box(1.2, 0.9, 0.2, (0, 0, 0.6)), *_legs(0.95, 0.65, 0, 0.18, 0.45)],
+        "mushroom": [_cyl(0.35, 0.6, (0, 0, -0.4)), _ell(1.0, 1.0, 0.5, (0, 0, 0.4))],
+        "snowman": [_sph(0.8, (0, 0, -0.6)), _sph(0.6, (0, 0, 0.5)), _sph(0.4, (0, 0, 1.25))],
+        "jack": [_cap(0.3, 1.0, axis="x"), _cap(0.3, 1.0, axis="y"), _cap(0.3, 0.6, axis="z")],
+        "frame": [
+            *[_box(1.2, 0.25, 0.7, (0, s * 0.95, 0)) for s in (1, -1)],
+            *[_box(0.25, 0.7, 0.7, (s * 0.95, 0, 0)) for s in (1, -1)],
+        ],
+        "hammer": [_cap(0.25, 0.6, (0, 0, -0.2)), _box(1.0, 0.6, 0.35, (0, 0, 0.7))],
+        "spool": [_cyl(0.45, 0.6), _cyl(0.9, 0.15, (0, 0, 0.6)), _cyl(0.9, 0.15, (0, 0, -0.6))],
+    }
+
+
+def _animal_designs() -> dict[str, list[GeomSpec]]:
+    """Animal-like figures: a round body with legs, head and tail, in arbitrary units (x ahead)."""
+    return {
+        "dog": [
+            _ell(1.0, 0.7, 0.5),
+            *_legs(0.6, 0.4, -0.7, 0.17, 0.3),
+            _sph(0.45, (1.0, 0, 0.55)),
+            _cap(0.1, 0.3, (-0.9, 0, 0.5)),
+        ],
+        "duck": [
+            _ell(1.0, 0.8, 0.55),
+            _sph(0.45, (0.75, 0, 0.8)),
+            _ell(0.3, 0.2, 0.08, (1.25, 0, 0.75)),
+            _ell(0.3, 0.3, 0.2, (-1.0, 0, 0.25)),
+        ],
+        "turtle": [
+            _ell(1.0, 0.8, 0.6),
+            _ell(1.05, 0.85, 0.12, (0, 0, -0.1)),
+            *_legs(0.65, 0.65, -0.4, 0.2, 0.12),
+            _sph(0.3, (1.15, 0, 0.05)),
+        ],
+        "bunny": [
+            _ell(0.8, 0.6, 0.6),
+            _sph(0.45, (0.7, 0, 0.55)),
+            *[_cap(0.1, 0.3, (0.7, s * 0.18, 1.2)) for s in (1, -1)],
+            _sph(0.2, (-0.8, 0, 0.1)),
+        ],
+        "fish": [
+            _ell(0.9, 0.6, 0.6),
+            _box(0.25, 0.08, 0.5, (-1.0, 0, 0)),
+            _box(0.3, 0.06, 0.2, (0, 0, 0.65)),
+        ],
+        "pig": [
+            _ell(0.9, 0.65, 0.6),
+            *_legs(0.5, 0.35, -0.7, 0.18, 0.2),
+            _cyl(0.25, 0.15, (0.95, 0, 0.05), axis="x"),
+            _ell(0.12, 0.15, 0.15, (0.5, 0.35, 0.55)),
+            _sph(0.1, (-0.95, 0, 0.2)),
+        ],
+        "elephant": [
+            _ell(1.0, 0.8, 0.7),
+            *_legs(0.55, 0.45, -0.8, 0.28, 0.25),
+            _sph(0.5, (1.0, 0, 0.35)),
+            _cap(0.12, 0.35, (1.35, 0, -0.1)),
+        ],
+    }
+
+
+def _normalised(name: str, category: str, geoms: Sequence[GeomSpec], size_m: float) -> ObjectSpec:
+    """Centre ``geoms`` on their bounding-box centre and scale the largest extent to ``size_m``."""
+    raw = ObjectSpec(name, category, tuple(geoms))
+    low, high = raw._bounds()
+    centred = [g.shifted(-0.5 * (low + high)) for g in raw.geoms]
+    return replace(raw, geoms=tuple(centred)).scaled(size_m / float(np.max(high - low)))
+
+
+def _cylinders(category: str) -> list[ObjectSpec]:
+    """Nine squat cylinders, axis along z, diameter = nominal size, diameter / height = aspect."""
+    diameter = NOMINAL_SCALES[category] * BASE_SIZE_M
+    aspects = np.linspace(*ASPECT_RANGES[category], 9)
+    return [
+        ObjectSpec(f"{category}_{i}", category, (_cyl(diameter / 2, diameter / (2 * aspect)),))
+        for i, aspect in enumerate(aspects)
+    ]
+
+
+def _cuboids() -> list[ObjectSpec]:
+    """The cube plus eight cuboids whose longest edge is the nominal size."""
+    edge = NOMINAL_SCALES["cuboid"] * BASE_SIZE_M
+    specs = [ObjectSpec("cube", "cuboid", (_box(edge / 2, edge / 2, edge / 2),))]
+    for i, aspect in enumerate(np.linspace(*ASPECT_RANGES["cuboid"], 8)):
+        # Middle edge cycles through: equal to the shortest, their geometric mean, the longest.
+        middle = (edge / aspect) * aspect ** ((i % 3) / 2)
+        box = _box(edge / 2, middle / 2, edge / aspect / 2)
+        specs.append(ObjectSpec(f"cuboid_{i}", "cuboid", (box,)))
+    return specs
+
+
+def _long_cuboids() -> list[ObjectSpec]:
+    """Four square-section bars whose bounding-box volume equals the nominal size cubed."""
+    mean_edge = NOMINAL_SCALES["long_cuboid"] * BASE_SIZE_M
+    specs = []
+    for i, aspect in enumerate((2.5, 4.0, 5.33, 6.67)):
+        side = mean_edge / aspect ** (1 / 3)
+        box = _box(aspect * side / 2, side / 2, side / 2)
+        specs.append(ObjectSpec(f"long_cuboid_{i}", "long_cuboid", (box,)))
+    return specs
+
+
+@functools.cache
+def _library() -> tuple[ObjectSpec, ...]:
+    specs = _cylinders("cylinder") + _cuboids() + _long_cuboids() + _cylinders("small_cylinder")
+    size_m = NOMINAL_SCALES["complex"] * BASE_SIZE_M
+    for i, (label, geoms) in enumerate({**_block_designs(), **_animal_designs()}.items()):
+        specs.append(_normalised(f"complex_{i:02d}_{label}", "complex", geoms, size_m))
+    return tuple(specs)
+
+
+def object_library() -> dict[str, ObjectSpec]:
+    """Every named object at its nominal size, ordered by category as in ``CATEGORIES``.
+
+    The objects are built once and cached; each call returns a new dict of the same objects.
+    """
+    return {spec.name: spec for spec in _library()}
+
+
+def resolve_object_set(object_set: str | Sequence[str]) -> list[ObjectSpec]:
+    """Objects named by a category, ``"all"``, an object name, or a sequence of those.
+
+    Duplicates are dropped; the first occurrence keeps its place.
+
+    Raises:
+        ValueError: for an empty set or an unknown name, saying what is valid.
+    """
+    items = [object_set] if isinstance(object_set, str) else list(object_set)
+    library = object_library()
+    chosen: dict[str, ObjectSpec] = {}
+    for item in items:
+        if item == "all":
+            matches = list(library.values())
+        elif item in CATEGORIES:
+            matches = [s for s in library.values() if s.category == item]
+        elif item in library:
+            matches = [library[item]]
+        else:
+            raise ValueError(
+                f"unknown object set {item!r}; use 'all', a category ({', '.join(CATEGORIES)}) "
+                "or an object name (list them with dexndm_envs.objects.object_library().keys(), "
+                "e.g. 'cube', 'cylinder_0', 'complex_00_l_block')"
+            )
+        chosen.update((s.name, s) for s in matches if s.name not in chosen)
+    if not chosen:
+        raise ValueError("empty object set; name at least one category or object")
+    return list(chosen.values())

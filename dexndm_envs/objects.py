@@ -221,8 +221,12 @@ class ObjectSpec:
             raise ValueError(f"scale factor must be positive and finite, got {factor}")
         return replace(self, geoms=tuple(g.scaled(factor) for g in self.geoms))
 
-    def to_mjcf(self, body_name: str = "object", rgba: str = "0.85 0.55 0.25 1") -> str:
+    def to_mjcf(
+        self, body_name: str = "object", rgba: str = "0.85 0.55 0.25 1", body_attrs: str = ""
+    ) -> str:
         """MJCF ``<body>`` with a free joint and one geom per primitive.
+
+        ``body_attrs`` is added to the body element as written (e.g. ``simple="false"``).
 
         Geoms use ``class="object"``, which the scene must define (contact, friction, density);
         no mass, density or friction is set here so that the scene and its randomisation own them.
@@ -232,7 +236,12 @@ class ObjectSpec:
         def fmt(values: Sequence[float]) -> str:
             return " ".join(format(float(v), ".9g") for v in values)
 
-        lines = [f'<body name="{body_name}">', f'  <freejoint name="{body_name}_joint"/>']
+        body = (
+            f'<body name="{body_name}" {body_attrs}>'
+            if body_attrs
+            else f'<body name="{body_name}">'
+        )
+        lines = [body, f'  <freejoint name="{body_name}_joint"/>']
         for i, geom in enumerate(self.geoms):
             lines.append(
                 f'  <geom name="{body_name}_geom{i}" class="object" type="{geom.type}" '

@@ -1,0 +1,25 @@
+"""dexndm_envs: the LEAP hand in MuJoCo and the DexNDM environments.
+
+Importing the package registers the Gymnasium environments:
+    DexNDM-Rotate-v0  in-hand rotation about an axis (dexndm_envs.rotate.RotateEnv)
+"""
+
+from __future__ import annotations
+
+from gymnasium.envs.registration import register, registry
+
+from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
+
+__version__ = "0.1.0"
+
+__all__ = ["JOINT_NAMES", "NUM_JOINTS", "__version__"]
+
+EPISODE_STEPS = 400
+"""20 s at 20 Hz, as in the paper."""
+
+if "DexNDM-Rotate-v0" not in registry:
+    register(
+        id="DexNDM-Rotate-v0",
+        entry_point="dexndm_envs.rotate:RotateEnv",
+        max_episode_steps=EPISODE_STEPS,
+    )

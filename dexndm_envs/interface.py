@@ -1,0 +1,153 @@
+"""The one interface every LEAP-hand environment speaks, sim or hardware.
+
+Action: Box(-1, 1, (16,)) in JOINT_NAMES order, relative joint targets
+    target_t = clip(target_{t-1} + a_t * max_delta, joint limits).
+Proprioceptive observation: the last T joint positions and joint targets, each normalised to
+[-1, 1] over the joint's range, oldest first, then the task (wrist quaternion, axis).
+
+Both the simulated and the real environment use this module, so history and target arithmetic
+exist once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_NAMES, JOINT_UPPER_RAD, NUM_JOINTS
+
+_JOINT_MID = (JOINT_LOWER_RAD + JOINT_UPPER_RAD) / 2.0
+_JOINT_HALF_RANGE = (JOINT_UPPER_RAD - JOINT_LOWER_RAD) / 2.0
+
+
+def action_space() -> gym.spaces.Box:
+    """Box(-1, 1, (16,), float32): one relative target change per joint."""
+    return gym.spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
+
+
+def check_action(action: np.ndarray) -> np.ndarray:
+    """An action as float64 (16,), or a ValueError that says what is wrong with it."""
+    arr = np.asarray(action, dtype=np.float64)
+    if arr.shape != (NUM_JOINTS,):
+        raise ValueError(
+            f"action must have shape ({NUM_JOINTS},) in the order "
+            f"{', '.join(JOINT_NAMES)}; got shape {arr.shape}"
+        )
+    if not np.all(np.isfinite(arr)):
+        bad = [JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(arr))]
+        raise ValueError(f"action has non-finite values for joints: {', '.join(bad)}")
+    return arr
+
+
+def next_targets(prev_targets: np.ndarray, action: np.ndarray, max_delta_rad: float) -> np.ndarray:
+    """Targets after a relative action: clip(prev + clip(a, -1, 1) * max_delta, joint limits).
+
+    The action is clipped to [-1, 1] (the action space's bounds) before scaling.
+    """
+    step = np.clip(action, -1.0, 1.0) * max_delta_rad
+    return np.clip(prev_targets + step, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+
+
+def normalize_joints(q_rad: np.ndarray) -> np.ndarray:
+    """Joint angles mapped linearly from [lower, upper] to [-1, 1]."""
+    return (q_rad - _JOINT_MID) / _JOINT_HALF_RANGE
+
+
+def unnormalize_joints(q_norm: np.ndarray) -> np.ndarray:
+    """Inverse of normalize_joints."""
+    return q_norm * _JOINT_HALF_RANGE + _JOINT_MID
+
+
+class ObsLayout:
+    """Names and slices of a flat observation vector, in order.
+
+    >>> layout = ObsLayout([("joint_pos", 48), ("axis", 3)])
+    >>> layout["axis"]
+    slice(48, 51, None)
+    >>> layout.size
+    51
+    """
+
+    def __init__(self, blocks: Sequence[tuple[str, int]]) -> None:
+        self.slices: dict[str, slice] = {}
+        start = 0
+        for name, size in blocks:
+            if name in self.slices:
+                raise ValueError(f"duplicate observation block {name!r}")
+            self.slices[name] = slice(start, start + size)
+            start += size
+        self.size = start
+
+    def __getitem__(self, name: str) -> slice:
+        try:
+            return self.slices[name]
+        except KeyError:
+            raise KeyError(
+                f"no observation block {name!r}; blocks: {', '.join(self.slices)}"
+            ) from None
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.slices
+
+    def split(self, obs: np.ndarray) -> dict[str, np.ndarray]:
+        """The named parts of one observation (or a batch, along the last axis)."""
+        return {name: obs[..., sl] for name, sl in self.slices.items()}
+
+    def to_dict(self) -> dict[str, tuple[int, int]]:
+        """The layout as plain data: name -> (start, stop)."""
+        return {name: (sl.start, sl.stop) for name, sl in self.slices.items()}
+
+
+def proprio_blocks(history_len: int) -> list[tuple[str, int]]:
+    """Blocks of the proprioceptive observation shared by sim and hardware."""
+    return [
+        ("joint_pos", history_len * NUM_JOINTS),
+        ("joint_targets", history_len * NUM_JOINTS),
+        ("wrist_quat", 4),
+        ("axis", 3),
+    ]
+
+
+class ProprioHistory:
+    """The last T (joint position, joint target) pairs, kept normalised inside a flat buffer.
+
+    The buffer is laid out as proprio_blocks(T) followed by `extra_blocks` (the oracle's
+    privileged state, written by the env through `layout`); `observation()` returns a copy.
+    """
+
+    def __init__(self, history_len: int, extra_blocks: Sequence[tuple[str, int]] = ()) -> None:
+        if history_len < 1:
+            raise ValueError(f"history_len must be >= 1, got {history_len}")
+        self.history_len = history_len
+        self.layout = ObsLayout([*proprio_blocks(history_len), *extra_blocks])
+        self.buffer = np.zeros(self.layout.size, dtype=np.float32)
+        hist = history_len * NUM_JOINTS
+        self._q = self.buffer[:hist].reshape(history_len, NUM_JOINTS)
+        self._targets = self.buffer[hist : 2 * hist].reshape(history_len, NUM_JOINTS)
+
+    def reset(
+        self,
+        joint_pos_rad: np.ndarray,
+        joint_targets_rad: np.ndarray,
+        wrist_quat: np.ndarray,
+        axis: np.ndarray,
+    ) -> None:
+        """Fill the whole history with one reading, and set the task."""
+        self._q[:] = normalize_joints(joint_pos_rad)
+        self._targets[:] = normalize_joints(joint_targets_rad)
+        self.buffer[self.layout["wrist_quat"]] = wrist_quat
+        self.buffer[self.layout["axis"]] = axis
+
+    def push(self, joint_pos_rad: np.ndarray, joint_targets_rad: np.ndarray) -> None:
+        """Append the newest reading, dropping the oldest."""
+        if self.history_len > 1:
+            self._q[:-1] = self._q[1:]
+            self._targets[:-1] = self._targets[1:]
+        self._q[-1] = (joint_pos_rad - _JOINT_MID) / _JOINT_HALF_RANGE
+        self._targets[-1] = (joint_targets_rad - _JOINT_MID) / _JOINT_HALF_RANGE
+
+    def observation(self) -> np.ndarray:
+        """A copy of the current observation vector (float32)."""
+        return self.buffer.copy()

@@ -1,0 +1,340 @@
+"""DexNDM-Rotate-v0: rotate an object in the LEAP hand about a given axis, in MuJoCo.
+
+Usage:
+    import gymnasium as gym
+    import dexndm_envs  # registers the environments
+
+    env = gym.make("DexNDM-Rotate-v0", wrist="palm_up", axis="+z", object_set="cylinder")
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    print(info["rot_vel"], info["reward/rot"])
+
+Actions and proprioceptive observations follow dexndm_envs.interface (the interface shared
+with the hardware). The reward is the paper's (see config.RewardConfig); every term is also in
+`info` as `reward/<term>`. Episodes end when the object leaves the hand (terminated) or after
+400 steps (truncated, by the TimeLimit wrapper that gym.make adds).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+
+from dexndm_envs import geometry, interface, scene, task
+from dexndm_envs.config import RotateConfig, default_config, merge_config
+from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
+from dexndm_envs.grasps import Grasp, GraspCache, default_cache
+from dexndm_envs.objects import ObjectSpec, resolve_object_set
+from dexndm_envs.randomization import Randomizer
+from dexndm_envs.rewards import RewardTerms
+
+OBS_MODES = ("proprio", "oracle")
+
+ORACLE_BLOCKS: list[tuple[str, int]] = [
+    ("object_pos", 3),  # world frame, relative to the grasp centre (m)
+    ("object_quat", 4),  # world frame (w, x, y, z)
+    ("object_linvel", 3),  # world frame (m/s)
+    ("object_angvel", 3),  # world frame (rad/s)
+    ("object_params", 6),  # mass (kg), friction, scale, centre-of-mass offset (m, 3)
+    ("fingertip_pos", 12),  # world frame, relative to the grasp centre, JOINT order of fingers
+    ("fingertip_contact", 4),  # 1 where the fingertip touches the object
+]
+"""Privileged simulator state appended in obs_mode="oracle" (DESIGN: oracle observations)."""
+
+
+class RotateEnv(gym.Env):
+    """In-hand rotation with the LEAP hand (see the module docstring).
+
+    Args:
+        object_set: a category ("cylinder", "cuboid", "long_cuboid", "small_cylinder",
+            "complex"), "all", an object name, or a list of those.
+        wrist: a named wrist orientation (task.WRISTS), "random", or a quaternion (w, x, y, z).
+        axis: "+x", "-x", "+y", "-y", "+z", "-z", "random", "general", or a 3-vector (world).
+        obs_mode: "proprio" (what hardware offers) or "oracle" (plus privileged state).
+        history_len: T, the number of (joint position, joint target) pairs observed.
+        domain_randomization: switch randomisation on or off (overrides the config's flag).
+        config: a RotateConfig or a nested dict of overrides of default_config().
+        grasp_cache: a GraspCache or a path to one; the shipped cache by default.
+        render_mode: None, "rgb_array" or "human".
+        width, height: size of rendered frames (pixels).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 20}
+
+    def __init__(
+        self,
+        object_set: str | Sequence[str] = "all",
+        wrist: str | Sequence[float] = "palm_up",
+        axis: str | Sequence[float] = "+z",
+        obs_mode: str = "proprio",
+        history_len: int = 3,
+        domain_randomization: bool | None = None,
+        config: RotateConfig | dict[str, Any] | None = None,
+        grasp_cache: GraspCache | str | None = None,
+        render_mode: str | None = None,
+        width: int = 480,
+        height: int = 480,
+    ) -> None:
+        if obs_mode not in OBS_MODES:
+            raise ValueError(f"unknown obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(
+                f"unknown render_mode {render_mode!r}; valid: None, "
+                f"{', '.join(self.metadata['render_modes'])}"
+            )
+        if not isinstance(history_len, int | np.integer) or history_len < 1:
+            raise ValueError(f"history_len must be a positive integer, got {history_len!r}")
+        self.config = merge_config(default_config(), config)
+        if domain_randomization is not None:
+            self.config.randomization.enabled = bool(domain_randomization)
+        self.wrist_option = task.resolve_wrist(wrist)
+        self.axis_option = task.resolve_axis(axis)
+        self.obs_mode = obs_mode
+        self.render_mode = render_mode
+        self.width, self.height = width, height
+        if isinstance(grasp_cache, GraspCache):
+            self.grasp_cache = grasp_cache
+        else:
+            self.grasp_cache = (
+                default_cache() if grasp_cache is None else GraspCache.load(grasp_cache)
+            )
+        self.objects: list[ObjectSpec] = self._objects_with_grasps(object_set)
+
+        self.frame_skip = self.config.frame_skip
+        self.history = interface.ProprioHistory(
+            history_len, ORACLE_BLOCKS if obs_mode == "oracle" else ()
+        )
+        self.obs_layout = self.history.layout
+        self.action_space = interface.action_space()
+        self.observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (self.obs_layout.size,), np.float32
+        )
+        self.randomizer = Randomizer(
+            self.config.randomization, self.config.sim_dt_s, self.frame_skip
+        )
+        self.reward_terms = RewardTerms(self.config.reward)
+
+        self._models: dict[str, tuple[mujoco.MjModel, mujoco.MjData, scene.ObjectPhysics]] = {}
+        self._renderer = None
+        self._resets = 0
+        self._use_object(self.objects[0])
+        self._targets = np.zeros(NUM_JOINTS)
+        self._axis = np.array([0.0, 0.0, 1.0])
+        self._wrist_quat = np.array([1.0, 0.0, 0.0, 0.0])
+
+    # ----------------------------------------------------------------- set-up
+    def _objects_with_grasps(self, object_set: str | Sequence[str]) -> list[ObjectSpec]:
+        """The objects of object_set that the grasp cache can start episodes from.
+
+        An object asked for by name must have grasps for every wrist the env can draw, or this
+        raises KeyError now rather than at a reset. Objects that came in through a category or
+        "all" and lack them are left out with a warning: grasp synthesis finds no stable grasp
+        for a few complex shapes under some wrist orientations.
+        """
+        rcfg = self.config.randomization
+        scales = rcfg.object_scale if rcfg.enabled else None
+        if isinstance(self.wrist_option, np.ndarray):
+            wrists = [task.nearest_named_wrist(self.wrist_option)]
+        else:
+            wrists = list(task.WRISTS) if self.wrist_option == "random" else [self.wrist_option]
+        named = {object_set} if isinstance(object_set, str) else set(object_set)
+        kept, left_out = [], []
+        for obj in resolve_object_set(object_set):
+            try:
+                for wrist in wrists:
+                    self.grasp_cache.rows(obj.name, wrist, scales)
+            except KeyError:
+                if obj.name in named:
+                    raise
+                left_out.append(obj.name)
+            else:
+                kept.append(obj)
+        if not kept:
+            raise KeyError(
+                f"the grasp cache has no grasps for any object of {object_set!r} "
+                f"with wrist {self.wrist_option!r}"
+            )
+        if left_out:
+            gym.logger.warn(
+                f"no cached grasps for wrist {self.wrist_option!r}; left out of "
+                f"the object set: {', '.join(left_out)}"
+            )
+        self.left_out_objects = left_out
+        return kept
+
+    def _use_object(self, obj: ObjectSpec) -> None:
+        """Make obj's scene the current model (compiled on first use, then kept)."""
+        if obj.name not in self._models:
+            model = scene.compile_scene(obj, self.config.sim_dt_s)
+            self._models[obj.name] = (model, mujoco.MjData(model), scene.ObjectPhysics(model))
+        model, data, physics = self._models[obj.name]
+        if getattr(self, "model", None) is model:
+            return
+        self.model, self.data, self.object_physics = model, data, physics
+        self.object = obj
+        self._palm = model.body("palm").id
+        self._camera = model.camera("closeup").id
+        self._obj_body = physics.body
+        joint = model.joint("object_joint").id
+        self._obj_qpos = int(model.jnt_qposadr[joint])
+        self._obj_dof = int(model.jnt_dofadr[joint])
+        self._tip_sites = np.array([model.site(name).id for name in FINGERTIP_SITES])
+        self._tip_geoms = np.array([model.geom(f"{name}_col").id for name in FINGERTIP_SITES])
+        self._obj_geoms = set(physics.geoms.tolist())
+        # views into data, made once: step is a hot path
+        self._joint_pos = data.qpos[:NUM_JOINTS]
+        self._obj_pos = data.qpos[self._obj_qpos : self._obj_qpos + 3]
+        self._obj_quat = data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7]
+        self.randomizer.bind(model)
+        self.reward_terms.bind(data, self._obj_body, self._obj_dof)
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+
+    @property
+    def dt(self) -> float:
+        """Control period in seconds (0.05 s: 20 Hz)."""
+        return float(self.model.opt.timestep) * self.frame_skip
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        rng = self.np_random
+        self._use_object(self.objects[rng.integers(len(self.objects))])
+        wrist_name, self._wrist_quat = task.sample_wrist(self.wrist_option, rng)
+        self._axis = task.sample_axis(self.axis_option, rng)
+        grasp = self._sample_grasp(wrist_name or task.nearest_named_wrist(self._wrist_quat), rng)
+
+        model, data = self.model, self.data
+        params = self.randomizer.sample(rng, grasp.scale)
+        self.randomizer.apply(model, self.object_physics, params)
+        scene.place_hand(model, self._palm, self._camera, self._wrist_quat)
+        mujoco.mj_resetData(model, data)
+        mujoco.mj_setConst(model, data)  # masses and inertias may have changed
+        rot = geometry.quat_to_mat(self._wrist_quat)
+        data.qpos[:NUM_JOINTS] = grasp.joint_pos
+        data.qpos[self._obj_qpos : self._obj_qpos + 3] = (
+            model.body_pos[self._palm] + rot @ grasp.object_pos_palm
+        )
+        data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7] = geometry.quat_mul(
+            self._wrist_quat, grasp.object_quat_palm
+        )
+        self._targets = grasp.joint_targets.copy()
+        data.ctrl[:] = self._targets
+        mujoco.mj_forward(model, data)
+
+        self._resets += 1
+        self.reward_terms.reset(
+            self._resets,
+            grasp.joint_pos,
+            data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7],
+            self._axis,
+        )
+        self.history.reset(self._observed_joint_pos(), self._targets, self._wrist_quat, self._axis)
+        if self.obs_mode == "oracle":
+            self._write_oracle()
+        info = self._info(dropped=False)
+        info.update(
+            {
+                "object": self.object.name,
+                "wrist": wrist_name or "free",
+                "axis": self._axis.copy(),
+                "randomization": params.as_dict(),
+            }
+        )
+        if self.render_mode == "human":
+            self.render()
+        return self.history.observation(), info
+
+    def _sample_grasp(self, wrist: str, rng: np.random.Generator) -> Grasp:
+        rcfg = self.config.randomization
+        rows = self.grasp_cache.rows(
+            self.object.name, wrist, rcfg.object_scale if rcfg.enabled else None
+        )
+        return Grasp.from_row(rows[rng.integers(len(rows))])
+
+    # ------------------------------------------------------------------- step
+    def step(self, action: np.ndarray):
+        action = interface.check_action(action)
+        model, data = self.model, self.data
+        previous = self._targets
+        self._targets = interface.next_targets(previous, action, self.config.max_delta_rad)
+        self.randomizer.disturb(data, self._obj_body, self.np_random)
+        latency = self.randomizer.latency_steps
+        if latency:
+            mujoco.mj_step(model, data, nstep=latency)  # the old targets are still in ctrl
+        data.ctrl[:] = self._targets
+        mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
+
+        offset = self._obj_pos - scene.WORLD_CENTER
+        dropped = bool(offset @ offset > self.config.drop_distance_m**2)
+        reward, terms = self.reward_terms.compute()
+        self.history.push(self._observed_joint_pos(), self._targets)
+        if self.obs_mode == "oracle":
+            self._write_oracle()
+        info = self._info(dropped)
+        info.update(terms)
+        if self.render_mode == "human":
+            self.render()
+        return self.history.observation(), reward, dropped, False, info
+
+    def _observed_joint_pos(self) -> np.ndarray:
+        return self.randomizer.observe(self._joint_pos, self.np_random)
+
+    def _info(self, dropped: bool) -> dict[str, Any]:
+        return {
+            "rot_vel": self.reward_terms.rot_vel,
+            "rot_perp": self.reward_terms.rot_perp,
+            "object_pos": self._obj_pos.copy(),
+            "object_quat": self._obj_quat.copy(),
+            "dropped": dropped,
+            "joint_pos": self._joint_pos.copy(),
+            "joint_targets": self._targets.copy(),
+        }
+
+    def _write_oracle(self) -> None:
+        data, buf, layout = self.data, self.history.buffer, self.obs_layout
+        obj_quat = data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7]
+        buf[layout["object_pos"]] = (
+            data.qpos[self._obj_qpos : self._obj_qpos + 3] - scene.WORLD_CENTER
+        )
+        buf[layout["object_quat"]] = obj_quat
+        buf[layout["object_linvel"]] = data.qvel[self._obj_dof : self._obj_dof + 3]
+        buf[layout["object_angvel"]] = self.reward_terms.angvel_world
+        buf[layout["object_params"]] = self.object_physics.params()
+        buf[layout["fingertip_pos"]] = (
+            data.site_xpos[self._tip_sites] - scene.WORLD_CENTER
+        ).ravel()
+        buf[layout["fingertip_contact"]] = self._fingertip_contacts()
+
+    def _fingertip_contacts(self) -> np.ndarray:
+        touching = np.zeros(len(FINGERTIP_SITES), dtype=np.float32)
+        contact = self.data.contact
+        for g1, g2 in zip(contact.geom1, contact.geom2, strict=True):
+            pair = (int(g1), int(g2))
+            for finger, tip in enumerate(self._tip_geoms):
+                if tip in pair and (pair[0] in self._obj_geoms or pair[1] in self._obj_geoms):
+                    touching[finger] = 1.0
+        return touching
+
+    # -------------------------------------------------------------- rendering
+    def render(self):
+        if self.render_mode is None:
+            gym.logger.warn("render() called without a render_mode; pass render_mode= to gym.make")
+            return None
+        if self._renderer is None:
+            from gymnasium.envs.mujoco.mujoco_rendering import MujocoRenderer
+
+            self._renderer = MujocoRenderer(
+                self.model, self.data, width=self.width, height=self.height, camera_name="closeup"
+            )
+        return self._renderer.render(self.render_mode)
+
+    def close(self) -> None:
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None

@@ -6,6 +6,7 @@ env takes one (or a nested dict of overrides) through its `config=` option.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
@@ -96,16 +97,19 @@ def merge_config(
 ) -> RotateConfig:
     """Apply a nested dict of overrides (or take a whole config) on a copy of base.
 
+    >>> merge_config(default_config(), {"reward": {"rot": 2.0}}).reward.rot
+    2.0
+
     Raises:
         ValueError: for a key that is not a config field, naming the valid ones.
     """
     if overrides is None:
-        return dataclasses.replace(base)
+        return copy.deepcopy(base)
     if isinstance(overrides, RotateConfig):
-        return overrides
+        return copy.deepcopy(overrides)  # the env may adjust its copy; the caller's stays
     if not isinstance(overrides, dict):
         raise ValueError(f"config must be a RotateConfig or a dict, got {type(overrides).__name__}")
-    return _merge(base, overrides, "config")
+    return _merge(copy.deepcopy(base), overrides, "config")
 
 
 def _merge(obj: Any, overrides: dict[str, Any], where: str) -> Any:

@@ -18,6 +18,7 @@ with the hardware). The reward is the paper's (see config.RewardConfig); every t
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -74,7 +75,7 @@ class RotateEnv(gym.Env):
         history_len: int = 3,
         domain_randomization: bool | None = None,
         config: RotateConfig | dict[str, Any] | None = None,
-        grasp_cache: GraspCache | str | None = None,
+        grasp_cache: GraspCache | str | Path | None = None,
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,

@@ -221,3 +221,14 @@ def test_objects_without_grasps_are_left_out_of_categories_but_refused_by_name()
     assert "cuboid_0" in env.unwrapped.left_out_objects
     with pytest.raises(KeyError, match="no grasps for object 'cube' with wrist 'palm_down'"):
         make(object_set="cube", wrist="palm_down", grasp_cache=cache)
+
+
+def test_config_overrides_apply_and_the_callers_config_stays_untouched():
+    from dexndm_envs.config import default_config
+
+    mine = default_config()
+    env = make(config=mine, domain_randomization=True)
+    assert env.unwrapped.config.randomization.enabled and not mine.randomization.enabled
+    env = make(config={"reward": {"rot": 2.0}, "randomization": {"object_mass_kg": [0.02, 0.03]}})
+    assert env.unwrapped.config.reward.rot == 2.0
+    assert env.unwrapped.config.randomization.object_mass_kg == (0.02, 0.03)

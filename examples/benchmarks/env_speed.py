@@ -6,7 +6,8 @@ Prints:
   2. raw MuJoCo stepping of the same models over the same simulated time (the env's own
      episodes replayed open loop from their start states with the same controls), and the
      env / raw ratio: how little Python adds (target >= 0.8);
-  3. batched stepping on this machine's cores vs one: MuJoCo's threaded rollout (2 threads vs
+  3. the Python share of a step timed alone (mj_step stubbed out), against env - raw;
+  4. batched stepping on this machine's cores vs one: MuJoCo's threaded rollout (2 threads vs
      1) and Stable-Baselines3 vector envs (SubprocVecEnv with 2 workers vs one in-process env).
 
 Usage:
@@ -84,6 +85,21 @@ def run_raw(episodes: list, frame_skip: int) -> float:
     return elapsed
 
 
+def python_share_us(env: gym.Env, actions: np.ndarray, repeats: int) -> float:
+    """Microseconds per env.step with mj_step replaced by a no-op: the Python share alone."""
+    from unittest import mock
+
+    env.reset(seed=0)
+    best = np.inf
+    with mock.patch.object(mujoco, "mj_step", lambda *args, **kwargs: None):
+        for _ in range(repeats):
+            begin = time.perf_counter()
+            for action in actions:
+                env.step(action)
+            best = min(best, time.perf_counter() - begin)
+    return best / len(actions) * 1e6
+
+
 def measure_rollout(episodes: list, frame_skip: int, threads: int) -> float:
     """Control steps/s of MuJoCo's threaded rollout of the longest episode, copied per thread."""
     model, state, controls = max(episodes, key=lambda e: len(e[2]))
@@ -140,6 +156,11 @@ def main(args: Args) -> None:
     )
     print(f"raw MuJoCo        {raw_sps:9.0f} control steps/s  (same models, states and controls)")
     print(f"env / raw         {env_sps / raw_sps:9.2f}   (target >= 0.8)")
+    share = python_share_us(env, actions[:2000], args.repeats)
+    print(
+        f"Python share      {share:9.1f} us/step alone (mj_step stubbed out) vs "
+        f"{1e6 / env_sps - 1e6 / raw_sps:.1f} us/step measured as env - raw"
+    )
     one = measure_rollout(episodes, frame_skip, threads=1)
     two = measure_rollout(episodes, frame_skip, threads=2)
     print(f"rollout 1 thread  {one:9.0f} control steps/s")

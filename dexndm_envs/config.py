@@ -66,8 +66,9 @@ class RandomizationConfig:
     """New targets take effect this long into the control period."""
     disturbance_prob: float = 0.25
     """Per-step probability of drawing a new random force on the object (paper: p = 0.25)."""
-    disturbance_scale: float = 1.0
-    """Force magnitude, in units of the object's weight."""
+    disturbance_n_per_kg: float = 2.0
+    """Force magnitude per kg of object mass (public in-hand rotation sim work: force scale 2,
+    about a fifth of the object's weight)."""
     disturbance_decay: float = 0.9
     """Per-step decay of the current disturbance force."""
 

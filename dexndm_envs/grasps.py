@@ -35,6 +35,7 @@ import mujoco
 import numpy as np
 
 from dexndm_envs import geometry, scene
+from dexndm_envs.config import RandomizationConfig, RotateConfig
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.objects import ObjectSpec, object_library
 from dexndm_envs.task import WRISTS
@@ -64,7 +65,7 @@ _NARROW_HALF_Y_M = 0.02
 _PALM_FACE_Z_M = -0.034
 _PALM_CLEARANCE_M = 0.012
 _FINGER_Y = np.array([0.0076, -0.0378, -0.0832])
-"""Fingertip y of index, middle and ring in the palm frame (straight fingers, shared facts)."""
+"""Fingertip y of index, middle and ring in the palm frame (straight fingers, public kinematics)."""
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ class SynthesisConfig:
     close_s: float = 0.6
     settle_s: float = 1.0
     validate_s: float = 1.5
-    drop_distance_m: float = 0.08
-    scale_range: tuple[float, float] = (0.92, 1.08)
+    drop_distance_m: float = RotateConfig.drop_distance_m
+    scale_range: tuple[float, float] = RandomizationConfig.object_scale
     nominal_fraction: float = 0.34
     """Share of grasps made at scale 1 (used when scale randomisation is off)."""
 
@@ -492,7 +493,7 @@ class BuildArgs:
     workers: int = 2
     """Processes to spread objects over."""
     seed: int = 0
-    scale_range: tuple[float, float] = (0.92, 1.08)
+    scale_range: tuple[float, float] = RandomizationConfig.object_scale
     """Object scale multipliers covered (must contain the env's object_scale range)."""
     top_up: bool = False
     """Keep the cache at --out and only fill keys with fewer than --per-key grasps."""

@@ -18,8 +18,6 @@ from dexndm_envs import scene
 from dexndm_envs.config import RandomizationConfig
 from dexndm_envs.constants import NUM_JOINTS
 
-_GRAVITY_M_S2 = 9.81
-
 
 @dataclass(frozen=True)
 class RandomizationParams:
@@ -57,7 +55,7 @@ class Randomizer:
         self.frame_skip = frame_skip
         self.latency_steps = 0
         self._force = np.zeros(3)
-        self._weight_n = 0.0
+        self._mass_kg = 0.0
         self._nominal: dict[str, np.ndarray] | None = None
 
     def bind(self, model: mujoco.MjModel) -> None:
@@ -109,7 +107,7 @@ class Randomizer:
         model.dof_frictionloss[:NUM_JOINTS] = nominal["frictionloss"] * params.joint_friction_scale
         self.latency_steps = params.latency_steps
         self._force[:] = 0.0
-        self._weight_n = params.object_mass_kg * _GRAVITY_M_S2
+        self._mass_kg = params.object_mass_kg
 
     def disturb(self, data: mujoco.MjData, body: int, rng: np.random.Generator) -> None:
         """Update the random force on the object (resampled with disturbance_prob, decaying)."""
@@ -120,7 +118,7 @@ class Randomizer:
         if rng.random() < cfg.disturbance_prob:
             direction = rng.normal(size=3)
             self._force = (
-                direction / np.linalg.norm(direction) * cfg.disturbance_scale * self._weight_n
+                direction / np.linalg.norm(direction) * cfg.disturbance_n_per_kg * self._mass_kg
             )
         data.xfrc_applied[body, :3] = self._force
 

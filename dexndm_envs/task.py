@@ -80,6 +80,23 @@ def general_axes() -> np.ndarray:
     return axes
 
 
+def _resolve(
+    option: str | Sequence[float], choices: tuple[str, ...], what: str, vector: str, size: int
+) -> str | np.ndarray:
+    """A name from choices, or a finite nonzero vector of `size` numbers, normalised."""
+    if isinstance(option, str):
+        if option not in choices:
+            raise ValueError(f"unknown {what} {option!r}; valid: {', '.join(choices)}, or {vector}")
+        return option
+    vec = np.asarray(option, dtype=np.float64)
+    if vec.shape != (size,) or not np.all(np.isfinite(vec)) or np.linalg.norm(vec) < 1e-9:
+        raise ValueError(
+            f"{what} must be {vector}: {size} finite numbers, not all zero; got "
+            f"{option!r} (or one of: {', '.join(choices)})"
+        )
+    return vec / np.linalg.norm(vec)
+
+
 def resolve_wrist(wrist: str | Sequence[float]) -> str | np.ndarray:
     """Validate a wrist option: a name from WRIST_CHOICES, or a quaternion (w, x, y, z).
 
@@ -89,20 +106,7 @@ def resolve_wrist(wrist: str | Sequence[float]) -> str | np.ndarray:
     Raises:
         ValueError: for an unknown name or a quaternion of the wrong shape or zero norm.
     """
-    if isinstance(wrist, str):
-        if wrist not in WRIST_CHOICES:
-            raise ValueError(
-                f"unknown wrist {wrist!r}; valid: {', '.join(WRIST_CHOICES)}, "
-                "or a quaternion (w, x, y, z)"
-            )
-        return wrist
-    quat = np.asarray(wrist, dtype=np.float64)
-    if quat.shape != (4,) or not np.all(np.isfinite(quat)) or np.linalg.norm(quat) < 1e-9:
-        raise ValueError(
-            f"wrist quaternion must be 4 finite numbers (w, x, y, z), got {wrist!r}; "
-            f"or one of: {', '.join(WRIST_CHOICES)}"
-        )
-    return quat / np.linalg.norm(quat)
+    return _resolve(wrist, WRIST_CHOICES, "wrist", "a quaternion (w, x, y, z)", 4)
 
 
 def resolve_axis(axis: str | Sequence[float]) -> str | np.ndarray:
@@ -111,19 +115,7 @@ def resolve_axis(axis: str | Sequence[float]) -> str | np.ndarray:
     Raises:
         ValueError: for an unknown name or a vector of the wrong shape or zero norm.
     """
-    if isinstance(axis, str):
-        if axis not in AXIS_CHOICES:
-            raise ValueError(
-                f"unknown axis {axis!r}; valid: {', '.join(AXIS_CHOICES)}, or a 3-vector"
-            )
-        return axis
-    vec = np.asarray(axis, dtype=np.float64)
-    if vec.shape != (3,) or not np.all(np.isfinite(vec)) or np.linalg.norm(vec) < 1e-9:
-        raise ValueError(
-            f"axis vector must be 3 finite numbers, not all zero, got {axis!r}; "
-            f"or one of: {', '.join(AXIS_CHOICES)}"
-        )
-    return vec / np.linalg.norm(vec)
+    return _resolve(axis, AXIS_CHOICES, "axis", "a 3-vector", 3)
 
 
 def sample_wrist(

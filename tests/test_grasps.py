@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from dexndm_envs import grasps
+from dexndm_envs.config import RandomizationConfig
 from dexndm_envs.objects import object_library, resolve_object_set
 from dexndm_envs.task import WRISTS
 
@@ -16,6 +17,7 @@ def test_shipped_cache_covers_objects_and_wrists():
     """Every object starts from palm up (the default); a few hard complex-shape/wrist pairs
     have no stable grasp (the env leaves those objects out with a warning), at most 1 %."""
     cache = grasps.default_cache()
+    randomized_scales = RandomizationConfig().object_scale
     objects = resolve_object_set("all")
     missing = []
     for obj in objects:
@@ -26,7 +28,7 @@ def test_shipped_cache_covers_objects_and_wrists():
             except KeyError:
                 missing.append((obj.name, wrist))
                 continue
-            assert len(cache.rows(obj.name, wrist, (0.92, 1.08))) >= len(rows)
+            assert len(cache.rows(obj.name, wrist, randomized_scales)) >= len(rows)
     assert len(missing) <= 0.01 * len(objects) * len(WRISTS), missing
     assert all(obj.startswith("complex") for obj, _ in missing)
 

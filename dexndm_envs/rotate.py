@@ -203,6 +203,11 @@ class RotateEnv(gym.Env):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Draw object, wrist, axis, grasp and randomisation; start holding the object.
+
+        info also carries the episode's draw: object, wrist ("free" for a quaternion), axis
+        and the randomisation parameters.
+        """
         super().reset(seed=seed)
         rng = self.np_random
         self._use_object(self.objects[rng.integers(len(self.objects))])
@@ -217,24 +222,15 @@ class RotateEnv(gym.Env):
         mujoco.mj_resetData(model, data)
         mujoco.mj_setConst(model, data)  # masses and inertias may have changed
         rot = geometry.quat_to_mat(self._wrist_quat)
-        data.qpos[:NUM_JOINTS] = grasp.joint_pos
-        data.qpos[self._obj_qpos : self._obj_qpos + 3] = (
-            model.body_pos[self._palm] + rot @ grasp.object_pos_palm
-        )
-        data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7] = geometry.quat_mul(
-            self._wrist_quat, grasp.object_quat_palm
-        )
+        self._joint_pos[:] = grasp.joint_pos
+        self._obj_pos[:] = model.body_pos[self._palm] + rot @ grasp.object_pos_palm
+        self._obj_quat[:] = geometry.quat_mul(self._wrist_quat, grasp.object_quat_palm)
         self._targets = grasp.joint_targets.copy()
         data.ctrl[:] = self._targets
         mujoco.mj_forward(model, data)
 
         self._resets += 1
-        self.reward_terms.reset(
-            self._resets,
-            grasp.joint_pos,
-            data.qpos[self._obj_qpos + 3 : self._obj_qpos + 7],
-            self._axis,
-        )
+        self.reward_terms.reset(self._resets, grasp.joint_pos, self._obj_quat, self._axis)
         self.history.reset(self._observed_joint_pos(), self._targets, self._wrist_quat, self._axis)
         if self.obs_mode == "oracle":
             self._write_oracle()
@@ -260,10 +256,10 @@ class RotateEnv(gym.Env):
 
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):
+        """Move the joint targets by action / 24 rad, simulate 0.05 s, report (module doc)."""
         action = interface.check_action(action)
         model, data = self.model, self.data
-        previous = self._targets
-        self._targets = interface.next_targets(previous, action, self.config.max_delta_rad)
+        self._targets = interface.next_targets(self._targets, action, self.config.max_delta_rad)
         self.randomizer.disturb(data, self._obj_body, self.np_random)
         latency = self.randomizer.latency_steps
         if latency:

@@ -4,8 +4,9 @@ Prints:
   1. control steps/s of the default env (single, in-process, random actions, resets included,
      after untimed warm-up resets that compile every object's scene);
   2. raw MuJoCo stepping of the same models over the same simulated time (the env's own
-     episodes replayed open loop from their start states with the same controls), and the
-     env / raw ratio: how little Python adds (target >= 0.8);
+     trajectory replayed open loop, segment by segment, from the same states with the same
+     controls, alternating with the env so both see the same machine), and the env / raw
+     ratio: how little Python adds (target >= 0.8);
   3. the Python share of a step timed alone (mj_step stubbed out), against env - raw;
   4. batched stepping on this machine's cores vs one: MuJoCo's threaded rollout (2 threads vs
      1) and Stable-Baselines3 vector envs (SubprocVecEnv with 2 workers vs one in-process env).
@@ -39,50 +40,69 @@ class Args:
     seed: int = 0
     vec_steps: int = 4_000
     """Control steps per vector-env measurement (0 skips it)."""
+    action_scale: float = 1.0
+    """Random actions are uniform in [-action_scale, action_scale]."""
+    segment: int = 200
+    """Env and raw stepping alternate every this many steps (machine speed drifts here)."""
     repeats: int = 3
-    """Measure env and raw stepping this many times each; the best counts."""
+    """Repeats of the stubbed-MuJoCo timing (the best counts)."""
     warmup_resets: int = 300
     """Untimed resets first, so each object's scene is compiled before timing (a one-off
     cost per object and env of about 20 ms); resets during the timed steps are counted."""
 
 
-def run_env(env: gym.Env, actions: np.ndarray, seed: int) -> tuple[float, list]:
-    """Seconds for len(actions) env steps, and each episode's (model, start state, controls)."""
+def replay_raw(
+    model: mujoco.MjModel,
+    data: mujoco.MjData,
+    state: np.ndarray,
+    controls: list[np.ndarray],
+    frame_skip: int,
+) -> float:
+    """Seconds of bare mj_step over one segment: the same model, start state and controls."""
+    mujoco.mj_setState(model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    begin = time.perf_counter()
+    for ctrl in controls:
+        data.ctrl[:] = ctrl
+        mujoco.mj_step(model, data, nstep=frame_skip)
+    return time.perf_counter() - begin
+
+
+def measure_env_and_raw(
+    env: gym.Env, actions: np.ndarray, seed: int, segment: int
+) -> tuple[float, float, int]:
+    """Seconds of env stepping and of raw stepping of the same trajectory, and the episodes.
+
+    The two alternate every `segment` steps (and at every episode end): each env segment is
+    replayed with bare mj_step right after it, from its start state with the controls the env
+    sent, so both see the same machine, whatever its speed drifts to over the run.
+    """
     u = env.unwrapped
     spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    episodes: list = []
-
-    def start_episode(episode_seed: int) -> None:
-        env.reset(seed=episode_seed)
-        state = np.empty(mujoco.mj_stateSize(u.model, spec))
-        mujoco.mj_getState(u.model, u.data, state, spec)
-        episodes.append((u.model, state, []))
-
-    start_episode(seed)
+    raw_datas: dict[int, mujoco.MjData] = {}
+    env_s = raw_s = 0.0
+    episodes, step = 1, 0
     begin = time.perf_counter()
-    for step, action in enumerate(actions):
-        _, _, terminated, truncated, info = env.step(action)
-        episodes[-1][2].append(info["joint_targets"])  # = the ctrl MuJoCo stepped with
-        if terminated or truncated:
-            start_episode(seed + step + 1)
-    elapsed = time.perf_counter() - begin
-    return elapsed, [(m, s, np.array(c)) for m, s, c in episodes if c]
-
-
-def run_raw(episodes: list, frame_skip: int) -> float:
-    """Seconds of bare mj_step over the same episodes (models, start states, controls)."""
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    datas = {id(model): mujoco.MjData(model) for model, _, _ in episodes}
-    elapsed = 0.0
-    for model, state, controls in episodes:
-        data = datas[id(model)]
-        mujoco.mj_setState(model, data, state, spec)
+    env.reset(seed=seed)
+    env_s += time.perf_counter() - begin
+    while step < len(actions):
+        model = u.model
+        state = np.empty(mujoco.mj_stateSize(model, spec))
+        mujoco.mj_getState(model, u.data, state, spec)
+        controls, done = [], False
         begin = time.perf_counter()
-        for ctrl in controls:
-            data.ctrl[:] = ctrl
-            mujoco.mj_step(model, data, nstep=frame_skip)
-        elapsed += time.perf_counter() - begin
-    return elapsed
+        for action in actions[step : step + segment]:
+            _, _, terminated, truncated, info = env.step(action)
+            controls.append(info["joint_targets"])  # = the ctrl MuJoCo stepped with
+            if terminated or truncated:
+                env.reset(seed=seed + step + len(controls))
+                done = True
+                break
+        env_s += time.perf_counter() - begin
+        step += len(controls)
+        episodes += done
+        data = raw_datas.setdefault(id(model), mujoco.MjData(model))
+        raw_s += replay_raw(model, data, state, controls, u.frame_skip)
+    return env_s, raw_s, episodes
 
 
 def python_share_us(env: gym.Env, actions: np.ndarray, repeats: int) -> float:
@@ -100,9 +120,25 @@ def python_share_us(env: gym.Env, actions: np.ndarray, repeats: int) -> float:
     return best / len(actions) * 1e6
 
 
-def measure_rollout(episodes: list, frame_skip: int, threads: int) -> float:
-    """Control steps/s of MuJoCo's threaded rollout of the longest episode, copied per thread."""
-    model, state, controls = max(episodes, key=lambda e: len(e[2]))
+def record_episode(env: gym.Env, actions: np.ndarray, seed: int) -> tuple:
+    """(model, start state, controls) of one episode of the env (until its end or actions')."""
+    u = env.unwrapped
+    env.reset(seed=seed)
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    state = np.empty(mujoco.mj_stateSize(u.model, spec))
+    mujoco.mj_getState(u.model, u.data, state, spec)
+    controls = []
+    for action in actions:
+        _, _, terminated, truncated, info = env.step(action)
+        controls.append(info["joint_targets"])
+        if terminated or truncated:
+            break
+    return u.model, state, np.array(controls)
+
+
+def measure_rollout(episode: tuple, frame_skip: int, threads: int) -> float:
+    """Control steps/s of MuJoCo's threaded rollout of one episode, 8 copies over threads."""
+    model, state, controls = episode
     nbatch = 8
     ctrl = np.repeat(controls, frame_skip, axis=0)[None].repeat(nbatch, axis=0)
     datas = [mujoco.MjData(model) for _ in range(threads)]
@@ -141,18 +177,13 @@ def main(args: Args) -> None:
     frame_skip = env.unwrapped.frame_skip
     for seed in range(args.warmup_resets):  # compile each object's scene once, untimed
         env.reset(seed=seed)
-    actions = np.random.default_rng(args.seed).uniform(-1, 1, (args.steps, 16)).astype(np.float32)
-    # best of `repeats`: the same episodes each time (same seeds, same actions), so the fastest
-    # repeat is the least disturbed by whatever else the machine was doing
-    env_s, raw_s = np.inf, np.inf
-    for _ in range(args.repeats):
-        elapsed, episodes = run_env(env, actions, args.seed)
-        env_s = min(env_s, elapsed)
-        raw_s = min(raw_s, run_raw(episodes, frame_skip))
+    rng = np.random.default_rng(args.seed)
+    actions = rng.uniform(-1, 1, (args.steps, 16)).astype(np.float32) * args.action_scale
+    env_s, raw_s, episodes = measure_env_and_raw(env, actions, args.seed, args.segment)
     env_sps, raw_sps = args.steps / env_s, args.steps / raw_s
     print(
-        f"single env        {env_sps:9.0f} control steps/s  ({len(episodes)} episodes, "
-        f"object_set={args.object_set!r}, best of {args.repeats})"
+        f"single env        {env_sps:9.0f} control steps/s  ({episodes} episodes, "
+        f"object_set={args.object_set!r})"
     )
     print(f"raw MuJoCo        {raw_sps:9.0f} control steps/s  (same models, states and controls)")
     print(f"env / raw         {env_sps / raw_sps:9.2f}   (target >= 0.8)")
@@ -161,8 +192,9 @@ def main(args: Args) -> None:
         f"Python share      {share:9.1f} us/step alone (mj_step stubbed out) vs "
         f"{1e6 / env_sps - 1e6 / raw_sps:.1f} us/step measured as env - raw"
     )
-    one = measure_rollout(episodes, frame_skip, threads=1)
-    two = measure_rollout(episodes, frame_skip, threads=2)
+    episode = record_episode(env, actions[:400] * 0.2, args.seed)  # gentle: a long episode
+    one = measure_rollout(episode, frame_skip, threads=1)
+    two = measure_rollout(episode, frame_skip, threads=2)
     print(f"rollout 1 thread  {one:9.0f} control steps/s")
     print(f"rollout 2 threads {two:9.0f} control steps/s  (x{two / one:.2f} vs 1 thread)")
     if args.vec_steps:

@@ -11,7 +11,6 @@ exist once.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -30,29 +29,33 @@ def action_space() -> gym.spaces.Box:
 
 
 def check_action(action: np.ndarray) -> np.ndarray:
-    """An action as float64 (16,), or a ValueError that says what is wrong with it."""
+    """An action as float64 (16,) within [-1, 1], or a ValueError saying what is wrong with it.
+
+    Finite values outside [-1, 1] are clipped to the action space's bounds (as SB3 does).
+    """
     arr = np.asarray(action, dtype=np.float64)
     if arr.shape != (NUM_JOINTS,):
         raise ValueError(
             f"action must have shape ({NUM_JOINTS},) in the order "
             f"{', '.join(JOINT_NAMES)}; got shape {arr.shape}"
         )
-    # one reduction instead of an elementwise test: the sum is finite when every value is
-    # (an overflowing sum of finite values only sends us to the exact test below)
-    if not math.isfinite(arr.sum()) and not np.isfinite(arr).all():
+    # two reductions answer both questions: NaN fails every comparison, inf fails the bounds
+    if arr.min() >= -1.0 and arr.max() <= 1.0:
+        return arr
+    if not np.isfinite(arr).all():
         bad = [JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(arr))]
         raise ValueError(f"action has non-finite values for joints: {', '.join(bad)}")
-    return arr
+    return np.minimum(np.maximum(arr, -1.0), 1.0)
 
 
 def next_targets(prev_targets: np.ndarray, action: np.ndarray, max_delta_rad: float) -> np.ndarray:
-    """Targets after a relative action: clip(prev + clip(a, -1, 1) * max_delta, joint limits).
+    """Targets after a relative action: clip(prev + a * max_delta, joint limits).
 
-    The action is clipped to [-1, 1] (the action space's bounds) before scaling.
+    `action` comes from check_action (within [-1, 1]).
     """
     # np.minimum/np.maximum: np.clip's dispatch costs several times the arithmetic here
-    step = np.minimum(np.maximum(action, -1.0), 1.0) * max_delta_rad
-    return np.minimum(np.maximum(prev_targets + step, JOINT_LOWER_RAD), JOINT_UPPER_RAD)
+    targets = prev_targets + action * max_delta_rad
+    return np.minimum(np.maximum(targets, JOINT_LOWER_RAD), JOINT_UPPER_RAD)
 
 
 def normalize_joints(q_rad: np.ndarray) -> np.ndarray:

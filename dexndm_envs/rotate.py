@@ -267,8 +267,8 @@ class RotateEnv(gym.Env):
         data.ctrl[:] = self._targets
         mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
 
-        offset = self._obj_pos - scene.WORLD_CENTER
-        dropped = bool(offset @ offset > self.config.drop_distance_m**2)
+        x, y, z = (self._obj_pos - scene.WORLD_CENTER).tolist()
+        dropped = x * x + y * y + z * z > self.config.drop_distance_m**2
         reward, terms = self.reward_terms.compute()
         self.history.push(self._observed_joint_pos(), self._targets)
         if self.obs_mode == "oracle":
@@ -283,13 +283,15 @@ class RotateEnv(gym.Env):
         return self.randomizer.observe(self._joint_pos, self.np_random)
 
     def _info(self, dropped: bool) -> dict[str, Any]:
+        qpos = self.data.qpos.copy()  # one copy; the arrays below are views of it
+        obj = self._obj_qpos
         return {
             "rot_vel": self.reward_terms.rot_vel,
             "rot_perp": self.reward_terms.rot_perp,
-            "object_pos": self._obj_pos.copy(),
-            "object_quat": self._obj_quat.copy(),
+            "object_pos": qpos[obj : obj + 3],
+            "object_quat": qpos[obj + 3 : obj + 7],
             "dropped": dropped,
-            "joint_pos": self._joint_pos.copy(),
+            "joint_pos": qpos[:NUM_JOINTS],
             "joint_targets": self._targets.copy(),
         }
 

@@ -17,10 +17,11 @@ def test_targets_move_by_action_times_max_delta_and_stay_in_limits():
     np.testing.assert_allclose(
         interface.next_targets(at_limit, np.ones(NUM_JOINTS), 1 / 24), JOINT_UPPER_RAD
     )
-    # actions beyond the space's bounds move no further than +-1 would
+    # actions beyond the space's bounds are clipped by check_action: no further than -1 would
+    clipped = interface.check_action(np.full(NUM_JOINTS, -7.0))
+    np.testing.assert_allclose(clipped, -1.0)
     np.testing.assert_allclose(
-        interface.next_targets(prev, np.full(NUM_JOINTS, -7.0), 1 / 24),
-        np.maximum(-1 / 24, JOINT_LOWER_RAD),
+        interface.next_targets(prev, clipped, 1 / 24), np.maximum(-1 / 24, JOINT_LOWER_RAD)
     )
 
 
@@ -29,6 +30,9 @@ def test_check_action_names_the_problem():
         interface.check_action(np.zeros(15))
     bad = np.zeros(NUM_JOINTS)
     bad[13] = np.nan
+    with pytest.raises(ValueError, match="th_axl"):
+        interface.check_action(bad)
+    bad[13] = -np.inf
     with pytest.raises(ValueError, match="th_axl"):
         interface.check_action(bad)
 

@@ -232,3 +232,13 @@ def test_config_overrides_apply_and_the_callers_config_stays_untouched():
     env = make(config={"reward": {"rot": 2.0}, "randomization": {"object_mass_kg": [0.02, 0.03]}})
     assert env.unwrapped.config.reward.rot == 2.0
     assert env.unwrapped.config.randomization.object_mass_kg == (0.02, 0.03)
+
+
+def test_actions_beyond_the_bounds_move_targets_as_far_as_the_bounds():
+    env = make()
+    _, info = env.reset(seed=0)
+    before = info["joint_targets"]
+    _, _, _, _, info = env.step(np.full(16, 5.0))
+    np.testing.assert_allclose(
+        info["joint_targets"], np.minimum(before + 1 / 24, env.unwrapped.model.jnt_range[:16, 1])
+    )

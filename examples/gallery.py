@@ -31,7 +31,7 @@ class Args:
     """Render contact sheets of objects and wrist orientations."""
 
     object_set: str = "all"
-    out_dir: Path = Path("docs")
+    out_dir: Path = Path("examples/images")
     tile: int = 160
     """Tile size in pixels."""
     columns: int = 11

@@ -51,3 +51,16 @@ def test_env_speed_benchmark_prints_ratios():
         "cube",
     )
     assert "env / raw" in out and "rollout 2 threads" in out
+
+
+def test_grasp_hold_benchmark_prints_a_rate_per_wrist():
+    out = run("examples/benchmarks/grasp_hold.py", "--resets", "3", "--object-set", "cube")
+    rows = [
+        line.split()
+        for line in out.splitlines()
+        if line.split()[:1]
+        and line.split()[0]
+        in ("palm_up", "palm_down", "base_up", "base_down", "thumb_up", "thumb_down")
+    ]
+    assert len(rows) == 6
+    assert all(row[1].endswith("%") and row[2].endswith("%") for row in rows)

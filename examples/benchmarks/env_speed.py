@@ -7,7 +7,8 @@ Prints:
      trajectory replayed open loop, segment by segment, from the same states with the same
      controls, alternating with the env so both see the same machine), and the env / raw
      ratio: how little Python adds (target >= 0.8);
-  3. the Python share of a step timed alone (mj_step stubbed out), against env - raw;
+  3. the same ratio for a bare step (targets, ctrl, mj_step: no reward, history or info), and
+     the Python share of a step timed alone (mj_step stubbed out), against env - raw;
   4. batched stepping on this machine's cores vs one: MuJoCo's threaded rollout (2 threads vs
      1) and Stable-Baselines3 vector envs (SubprocVecEnv with 2 workers vs one in-process env).
 
@@ -28,6 +29,7 @@ import tyro
 from mujoco import rollout
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs import interface
 
 
 @dataclass
@@ -103,6 +105,30 @@ def measure_env_and_raw(
         data = raw_datas.setdefault(id(model), mujoco.MjData(model))
         raw_s += replay_raw(model, data, state, controls, u.frame_skip)
     return env_s, raw_s, episodes
+
+
+def bare_step_ratio(env: gym.Env, actions: np.ndarray, seed: int, segment: int) -> float:
+    """env / raw for a bare step: target arithmetic, ctrl and mj_step only (no reward, history
+    or info), measured the same way: how far from 1 the ratio is before the env's own work."""
+    u = env.unwrapped
+    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
+    raw_data = mujoco.MjData(u.model)
+    env_s = raw_s = 0.0
+    for start in range(0, len(actions), segment):
+        env.reset(seed=seed)
+        state = np.empty(mujoco.mj_stateSize(u.model, spec))
+        mujoco.mj_getState(u.model, u.data, state, spec)
+        targets, controls = u.data.ctrl.copy(), []
+        begin = time.perf_counter()
+        for action in actions[start : start + segment]:
+            action = interface.check_action(action)
+            targets = interface.next_targets(targets, action, u.config.max_delta_rad)
+            u.data.ctrl[:] = targets
+            mujoco.mj_step(u.model, u.data, nstep=u.frame_skip)
+            controls.append(targets)
+        env_s += time.perf_counter() - begin
+        raw_s += replay_raw(u.model, raw_data, state, controls, u.frame_skip)
+    return raw_s / env_s
 
 
 def python_share_us(env: gym.Env, actions: np.ndarray, repeats: int) -> float:
@@ -187,6 +213,8 @@ def main(args: Args) -> None:
     )
     print(f"raw MuJoCo        {raw_sps:9.0f} control steps/s  (same models, states and controls)")
     print(f"env / raw         {env_sps / raw_sps:9.2f}   (target >= 0.8)")
+    bare = bare_step_ratio(env, actions[:2000] * 0.2, args.seed, args.segment)
+    print(f"bare step / raw   {bare:9.2f}   (targets, ctrl and mj_step alone, for comparison)")
     share = python_share_us(env, actions[:2000], args.repeats)
     print(
         f"Python share      {share:9.1f} us/step alone (mj_step stubbed out) vs "

@@ -9,6 +9,7 @@ import pytest
 
 from dexndm_envs import grasps
 from dexndm_envs.config import RandomizationConfig
+from dexndm_envs.grasp_synthesis import GraspSynthesizer
 from dexndm_envs.objects import object_library, resolve_object_set
 from dexndm_envs.task import WRISTS
 
@@ -34,7 +35,7 @@ def test_shipped_cache_covers_objects_and_wrists():
 
 
 def test_synthesised_grasp_holds_and_round_trips(tmp_path):
-    synth = grasps.GraspSynthesizer(object_library()["cube"])
+    synth = GraspSynthesizer(object_library()["cube"])
     rows = synth.generate("palm_down", count=2, rng=np.random.default_rng(0), max_attempts=20)
     assert rows.shape == (2, grasps.ROW_SIZE)
     grasp = grasps.Grasp.from_row(rows[0])
@@ -51,7 +52,7 @@ def test_synthesised_grasp_holds_and_round_trips(tmp_path):
 
 
 def test_cache_errors_say_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python -m dexndm_envs\.grasps"):
+    with pytest.raises(FileNotFoundError, match=r"python -m dexndm_envs\.grasp_synthesis"):
         grasps.GraspCache.load(tmp_path / "missing.npz")
     old = tmp_path / "old.npz"
     np.savez(old, meta=np.array(json.dumps({"version": 0})))

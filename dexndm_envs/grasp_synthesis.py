@@ -18,7 +18,7 @@ The paper generates grasps palm-down from a canonical pose plus noise (DexNDM, b
 details); we generate them under each wrist orientation so every named one starts stable.
 
 Rebuild the shipped cache (about 40 minutes on 2 cores; a second pass gives the hard
-object/wrist pairs more attempts):
+object/wrist pairs more attempts, holding the object nearer the palm):
     python -m dexndm_envs.grasp_synthesis --out dexndm_envs/assets/grasps.npz
 """
 
@@ -50,7 +50,6 @@ _FINGER_SPACING_M = 0.021
 """Closest two fingertip aims may be across y: a finger is 2.2 cm wide."""
 _NARROW_HALF_Y_M = 0.02
 _PALM_FACE_Z_M = -0.034
-_PALM_CLEARANCE_M = 0.012
 _FINGER_Y = np.array([0.0076, -0.0378, -0.0832])
 """Fingertip y of index, middle and ring in the palm frame (straight fingers, public kinematics)."""
 
@@ -68,6 +67,10 @@ class SynthesisConfig:
     validate_s: float = 1.5
     drop_distance_m: float = RotateConfig.drop_distance_m
     scale_range: tuple[float, float] = RandomizationConfig.object_scale
+    center_z_m: float = float(scene.GRASP_CENTER_PALM[2])
+    """Height of the grasp centre along the palm normal (the palm face is at z = -0.034)."""
+    palm_clearance_m: float = 0.012
+    """Gap left between a thin object and the palm face."""
     nominal_fraction: float = 0.34
     """Share of grasps made at scale 1 (used when scale randomisation is off)."""
 
@@ -134,17 +137,17 @@ def _tip_targets(center: np.ndarray, half_x: float, half_y: float) -> tuple[np.n
     return tips, engaged
 
 
-def _grasp_center(half: np.ndarray, rng: np.random.Generator, noise_m: float) -> np.ndarray:
+def _grasp_center(half: np.ndarray, rng: np.random.Generator, cfg: SynthesisConfig) -> np.ndarray:
     """Where to hold an object of half extents `half` (palm axes), in the palm frame, with noise.
 
     Narrow objects are held between index and middle finger, wider ones at the middle finger;
-    thin ones nearer the palm, within reach of fingertips that curl in.
+    thin ones nearer the palm (`palm_clearance_m` off it), within reach of curled fingertips.
     """
-    center = scene.GRASP_CENTER_PALM.copy()
+    center = np.array([scene.GRASP_CENTER_PALM[0], scene.GRASP_CENTER_PALM[1], cfg.center_z_m])
     if half[1] < _NARROW_HALF_Y_M:
         center[1] = 0.5 * (_FINGER_Y[0] + _FINGER_Y[1])
-    center[2] = max(center[2], _PALM_FACE_Z_M - half[2] - _PALM_CLEARANCE_M)
-    return center + rng.normal(0.0, noise_m, 3)
+    center[2] = max(center[2], _PALM_FACE_Z_M - half[2] - cfg.palm_clearance_m)
+    return center + rng.normal(0.0, cfg.center_noise_m, 3)
 
 
 def _deepest_contact_m(data: mujoco.MjData) -> float:
@@ -182,7 +185,7 @@ class GraspSynthesizer:
         self.physics.apply(model, scale=scale)
         mujoco.mj_setConst(model, data)
         obj_quat_palm, half = self._orientation(scale, rng)
-        center = _grasp_center(half, rng, cfg.center_noise_m)
+        center = _grasp_center(half, rng, cfg)
         tips_open, engaged = _tip_targets(center, half[0] + cfg.open_margin_m, half[1])
         tips_close, _ = _tip_targets(center, max(half[0] - cfg.contact_depth_m, 0.0), half[1])
         q_open = self.ik.solve(tips_open, _NOMINAL_POSE)
@@ -347,13 +350,13 @@ def build_cache(
             bar.update()
         if workers > 1:
             pool.shutdown()
-    meta = {
-        "version": CACHE_VERSION,
-        "seed": seed,
-        "per_key": per_key,
-        "grasp_center_palm": scene.GRASP_CENTER_PALM.tolist(),
-        "synthesis": dataclasses.asdict(config),
-    }
+    meta = dict(base.meta) if base is not None else {}
+    meta.update(
+        version=CACHE_VERSION, seed=seed, grasp_center_palm=scene.GRASP_CENTER_PALM.tolist()
+    )
+    meta.setdefault("passes", []).append(
+        {"per_key": per_key, "max_attempts": max_attempts, "synthesis": dataclasses.asdict(config)}
+    )
     return GraspCache(grasps, meta)
 
 
@@ -392,20 +395,25 @@ def main(args: BuildArgs) -> None:
             raise ValueError(f"unknown wrist {wrist!r}; valid: {', '.join(WRISTS)}")
     names = [spec.name for spec in resolve_object_set(list(args.objects))]
     config = SynthesisConfig(scale_range=args.scale_range)
+    # The second pass gives the pairs still short of grasps more attempts, and holds objects
+    # nearer the palm: small composites under sideways gravity slip out of fingertip grasps.
+    near_palm = dataclasses.replace(config, center_z_m=-0.07, palm_clearance_m=0.004)
     cache_ = GraspCache.load(args.out) if args.top_up else None
-    passes = [(args.per_key, args.max_attempts), (args.min_per_key, args.hard_attempts)]
-    for per_key, max_attempts in passes:
+    passes = [
+        (args.per_key, args.max_attempts, config),
+        (args.min_per_key, args.hard_attempts, near_palm),
+    ]
+    for per_key, max_attempts, pass_config in passes:
         cache_ = build_cache(
             names,
             args.wrists,
             per_key,
             args.seed,
-            config,
+            pass_config,
             workers=args.workers,
             base=cache_,
             max_attempts=max_attempts,
         )
-    cache_.meta.update(per_key=args.per_key, min_per_key=args.min_per_key)
     cache_.save(args.out)
     counts = [len(rows) for rows in cache_.grasps.values()]
     print(f"wrote {args.out}: {len(counts)} keys, {sum(counts)} grasps (min {min(counts)} per key)")

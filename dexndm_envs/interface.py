@@ -11,6 +11,7 @@ exist once.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import gymnasium as gym
@@ -39,8 +40,10 @@ def check_action(action: np.ndarray) -> np.ndarray:
             f"action must have shape ({NUM_JOINTS},) in the order "
             f"{', '.join(JOINT_NAMES)}; got shape {arr.shape}"
         )
-    # two reductions answer both questions: NaN fails every comparison, inf fails the bounds
-    if arr.min() >= -1.0 and arr.max() <= 1.0:
+    # on 16 numbers Python's sum/min/max beat numpy's reductions; a NaN or inf anywhere makes
+    # the sum non-finite, and finite values outside the bounds show in min or max
+    values = arr.tolist()
+    if math.isfinite(sum(values)) and min(values) >= -1.0 and max(values) <= 1.0:
         return arr
     if not np.isfinite(arr).all():
         bad = [JOINT_NAMES[i] for i in np.flatnonzero(~np.isfinite(arr))]
@@ -53,9 +56,11 @@ def next_targets(prev_targets: np.ndarray, action: np.ndarray, max_delta_rad: fl
 
     `action` comes from check_action (within [-1, 1]).
     """
-    # np.minimum/np.maximum: np.clip's dispatch costs several times the arithmetic here
-    targets = prev_targets + action * max_delta_rad
-    return np.minimum(np.maximum(targets, JOINT_LOWER_RAD), JOINT_UPPER_RAD)
+    # in place on one new array; np.clip's dispatch costs several times the arithmetic here
+    targets = np.multiply(action, max_delta_rad)
+    np.add(targets, prev_targets, out=targets)
+    np.maximum(targets, JOINT_LOWER_RAD, out=targets)
+    return np.minimum(targets, JOINT_UPPER_RAD, out=targets)
 
 
 def normalize_joints(q_rad: np.ndarray) -> np.ndarray:
@@ -121,8 +126,9 @@ def proprio_blocks(history_len: int) -> list[tuple[str, int]]:
 class ProprioHistory:
     """The last T (joint position, joint target) pairs, kept normalised inside a flat buffer.
 
-    The buffer is laid out as proprio_blocks(T) followed by `extra_blocks` (the oracle's
-    privileged state, written by the env through `layout`); `observation()` returns a copy.
+    The buffer (float64, so pushes need no casts) is laid out as proprio_blocks(T) followed by
+    `extra_blocks` (the oracle's privileged state, written by the env through `layout`);
+    `observation()` returns it as a new float32 array.
     """
 
     def __init__(self, history_len: int, extra_blocks: Sequence[tuple[str, int]] = ()) -> None:
@@ -130,10 +136,13 @@ class ProprioHistory:
             raise ValueError(f"history_len must be >= 1, got {history_len}")
         self.history_len = history_len
         self.layout = ObsLayout([*proprio_blocks(history_len), *extra_blocks])
-        self.buffer = np.zeros(self.layout.size, dtype=np.float32)
+        self.buffer = np.zeros(self.layout.size, dtype=np.float64)
         hist = history_len * NUM_JOINTS
-        self._q = self.buffer[:hist].reshape(history_len, NUM_JOINTS)
-        self._targets = self.buffer[hist : 2 * hist].reshape(history_len, NUM_JOINTS)
+        # views made once (push is on the step's hot path): both histories as one (2, T, 16)
+        # block, so one copy shifts them, and the newest row of each
+        self._pairs = self.buffer[: 2 * hist].reshape(2, history_len, NUM_JOINTS)
+        self._q, self._targets = self._pairs
+        self._q_newest, self._targets_newest = self._q[-1], self._targets[-1]
 
     def reset(
         self,
@@ -151,13 +160,11 @@ class ProprioHistory:
     def push(self, joint_pos_rad: np.ndarray, joint_targets_rad: np.ndarray) -> None:
         """Append the newest reading, dropping the oldest."""
         if self.history_len > 1:
-            self._q[:-1] = self._q[1:]
-            self._targets[:-1] = self._targets[1:]
-        np.multiply(joint_pos_rad - _JOINT_MID, _INV_HALF_RANGE, out=self._q[-1], casting="unsafe")
-        np.multiply(
-            joint_targets_rad - _JOINT_MID, _INV_HALF_RANGE, out=self._targets[-1], casting="unsafe"
-        )
+            self._pairs[:, :-1] = self._pairs[:, 1:]
+        q, t = self._q_newest, self._targets_newest
+        np.multiply(np.subtract(joint_pos_rad, _JOINT_MID, out=q), _INV_HALF_RANGE, out=q)
+        np.multiply(np.subtract(joint_targets_rad, _JOINT_MID, out=t), _INV_HALF_RANGE, out=t)
 
     def observation(self) -> np.ndarray:
-        """A copy of the current observation vector (float32)."""
-        return self.buffer.copy()
+        """The current observation vector, as a new float32 array."""
+        return self.buffer.astype(np.float32)

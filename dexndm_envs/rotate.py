@@ -34,6 +34,7 @@ from dexndm_envs.randomization import Randomizer
 from dexndm_envs.rewards import RewardTerms
 
 OBS_MODES = ("proprio", "oracle")
+_WORLD_CENTER = tuple(scene.WORLD_CENTER.tolist())
 
 ORACLE_BLOCKS: list[tuple[str, int]] = [
     ("object_pos", 3),  # world frame, relative to the grasp centre (m)
@@ -267,8 +268,9 @@ class RotateEnv(gym.Env):
         data.ctrl[:] = self._targets
         mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
 
-        x, y, z = (self._obj_pos - scene.WORLD_CENTER).tolist()
-        dropped = x * x + y * y + z * z > self.config.drop_distance_m**2
+        x, y, z = self._obj_pos.tolist()
+        cx, cy, cz = _WORLD_CENTER
+        dropped = (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 > self.config.drop_distance_m**2
         reward, terms = self.reward_terms.compute()
         self.history.push(self._observed_joint_pos(), self._targets)
         if self.obs_mode == "oracle":

@@ -119,6 +119,7 @@ class RotateEnv(gym.Env):
             self.config.randomization, self.config.sim_dt_s, self.frame_skip
         )
         self.reward_terms = RewardTerms(self.config.reward)
+        self._randomize = self.config.randomization.enabled
 
         self._models: dict[str, tuple[mujoco.MjModel, mujoco.MjData, scene.ObjectPhysics]] = {}
         self._renderer = None
@@ -261,7 +262,8 @@ class RotateEnv(gym.Env):
         action = interface.check_action(action)
         model, data = self.model, self.data
         self._targets = interface.next_targets(self._targets, action, self.config.max_delta_rad)
-        self.randomizer.disturb(data, self._obj_body, self.np_random)
+        if self._randomize:  # disturbances and observation noise exist only with randomisation
+            self.randomizer.disturb(data, self._obj_body, self.np_random)
         latency = self.randomizer.latency_steps
         if latency:
             mujoco.mj_step(model, data, nstep=latency)  # the old targets are still in ctrl
@@ -282,6 +284,8 @@ class RotateEnv(gym.Env):
         return self.history.observation(), reward, dropped, False, info
 
     def _observed_joint_pos(self) -> np.ndarray:
+        if not self._randomize:
+            return self._joint_pos
         return self.randomizer.observe(self._joint_pos, self.np_random)
 
     def _info(self, dropped: bool) -> dict[str, Any]:

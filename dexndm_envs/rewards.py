@@ -13,8 +13,6 @@ from dexndm_envs import geometry
 from dexndm_envs.config import RewardConfig
 from dexndm_envs.constants import NUM_JOINTS
 
-TERMS = ("rot", "axis_dev", "obj_vel", "pose", "work", "torque", "goal")
-
 
 class RewardTerms:
     """Computes the reward of a step from MuJoCo state; keeps per-episode state (goal, q_init)."""

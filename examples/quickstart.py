@@ -1,8 +1,9 @@
 """Quick start: run DexNDM-Rotate-v0 with a simple policy, print metrics, save a video and a plot.
 
 The policy is scripted (a finger wave), random or zero (holding still); trained policies come
-with examples/train.py. Per episode it prints the paper's metrics (RotR, TTF, RotP, radians
-turned about the axis), then writes outputs/quickstart.mp4 and outputs/quickstart_rotation.png.
+with the training programs (not yet in this repository). Per episode it prints the paper's
+metrics (RotR, TTF, RotP, radians turned about the axis), then writes outputs/quickstart.mp4
+and outputs/quickstart_rotation.png.
 
 Usage:
     MUJOCO_GL=egl python examples/quickstart.py

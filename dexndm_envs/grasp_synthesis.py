@@ -218,9 +218,9 @@ class GraspSynthesizer:
         closing = np.sign(q_close - q_open) * np.repeat(engaged, 4)
         data.ctrl[:] = np.clip(q + cfg.squeeze_rad * closing, self.ik.lower, self.ik.upper)
         mujoco.mj_step(model, data, nstep=self._steps(cfg.settle_s))
-        world_center = origin + rot @ scene.GRASP_CENTER_PALM
+        # place_hand puts the grasp centre at WORLD_CENTER
         if not np.all(np.isfinite(data.qpos)) or (
-            np.linalg.norm(data.qpos[obj_pos] - world_center) > 0.5 * cfg.drop_distance_m
+            np.linalg.norm(data.qpos[obj_pos] - scene.WORLD_CENTER) > 0.5 * cfg.drop_distance_m
         ):
             return None
         grasp = Grasp(
@@ -261,16 +261,9 @@ class GraspSynthesizer:
         self.physics.apply(model, scale=grasp.scale)
         mujoco.mj_resetData(model, data)
         mujoco.mj_setConst(model, data)
-        rot, origin = geometry.quat_to_mat(wrist_quat), model.body_pos[self.palm]
-        data.qpos[:NUM_JOINTS] = grasp.joint_pos
-        data.ctrl[:] = grasp.joint_targets
-        data.qpos[self.obj_qpos : self.obj_qpos + 3] = origin + rot @ grasp.object_pos_palm
-        data.qpos[self.obj_qpos + 3 : self.obj_qpos + 7] = geometry.quat_mul(
-            wrist_quat, grasp.object_quat_palm
-        )
+        grasp.write_state(model, data, self.palm, self.obj_qpos, wrist_quat)
         mujoco.mj_step(model, data, nstep=self._steps(seconds))
-        world_center = origin + rot @ scene.GRASP_CENTER_PALM
-        distance = np.linalg.norm(data.qpos[self.obj_qpos : self.obj_qpos + 3] - world_center)
+        distance = np.linalg.norm(data.qpos[self.obj_qpos : self.obj_qpos + 3] - scene.WORLD_CENTER)
         return bool(np.all(np.isfinite(data.qpos)) and distance < 0.5 * self.config.drop_distance_m)
 
     def generate(

@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import mujoco
 import numpy as np
 
-from dexndm_envs import scene
+from dexndm_envs import geometry, scene
 from dexndm_envs.constants import NUM_JOINTS
 
 GRASP_CACHE_PATH = scene.ASSETS_DIR / "grasps.npz"
@@ -51,6 +52,26 @@ class Grasp:
                 self.object_quat_palm,
             ]
         )
+
+    def write_state(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        palm_body: int,
+        object_qpos: int,
+        wrist_quat: np.ndarray,
+    ) -> None:
+        """Put hand and object in this grasp and hold it (ctrl = targets), for a palm already
+        placed with scene.place_hand(wrist_quat). Velocities are left as they are."""
+        rot = geometry.quat_to_mat(wrist_quat)
+        data.qpos[:NUM_JOINTS] = self.joint_pos
+        data.qpos[object_qpos : object_qpos + 3] = (
+            model.body_pos[palm_body] + rot @ self.object_pos_palm
+        )
+        data.qpos[object_qpos + 3 : object_qpos + 7] = geometry.quat_mul(
+            wrist_quat, self.object_quat_palm
+        )
+        data.ctrl[:NUM_JOINTS] = self.joint_targets
 
     @classmethod
     def from_row(cls, row: np.ndarray) -> Grasp:

@@ -25,7 +25,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from dexndm_envs import geometry, interface, scene, task
+from dexndm_envs import interface, scene, task
 from dexndm_envs.config import RotateConfig, default_config, merge_config
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.grasps import Grasp, GraspCache, default_cache
@@ -223,12 +223,8 @@ class RotateEnv(gym.Env):
         scene.place_hand(model, self._palm, self._camera, self._wrist_quat)
         mujoco.mj_resetData(model, data)
         mujoco.mj_setConst(model, data)  # masses and inertias may have changed
-        rot = geometry.quat_to_mat(self._wrist_quat)
-        self._joint_pos[:] = grasp.joint_pos
-        self._obj_pos[:] = model.body_pos[self._palm] + rot @ grasp.object_pos_palm
-        self._obj_quat[:] = geometry.quat_mul(self._wrist_quat, grasp.object_quat_palm)
+        grasp.write_state(model, data, self._palm, self._obj_qpos, self._wrist_quat)
         self._targets = grasp.joint_targets.copy()
-        data.ctrl[:] = self._targets
         mujoco.mj_forward(model, data)
 
         self._resets += 1

@@ -32,8 +32,10 @@ from dexndm_envs.grasps import Grasp, GraspCache, default_cache
 from dexndm_envs.objects import ObjectSpec, resolve_object_set
 from dexndm_envs.randomization import Randomizer
 from dexndm_envs.rewards import RewardTerms
+from dexndm_envs.virtual_hand import VirtualMotors
 
 OBS_MODES = ("proprio", "oracle")
+HARDWARE = ("ideal", "virtual")
 _WORLD_CENTER = tuple(scene.WORLD_CENTER.tolist())
 
 ORACLE_BLOCKS: list[tuple[str, int]] = [
@@ -58,6 +60,12 @@ class RotateEnv(gym.Env):
         axis: "+x", "-x", "+y", "-y", "+z", "-z", "random", "general", or a 3-vector (world).
         obs_mode: "proprio" (what hardware offers) or "oracle" (plus privileged state).
         history_len: T, the number of (joint position, joint target) pairs observed.
+        hardware: "ideal" (the nominal position actuators policies train on) or "virtual"
+            (the virtual LEAP hand: Dynamixel servos and gear trains, dexndm_envs.virtual_hand;
+            joint positions are then the servos' quantised, delayed readings).
+        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES)
+            or a YAML/JSON file of HardwareProfile fields.
+        hardware_seed: which virtual hand: the per-motor spread is drawn from it.
         domain_randomization: switch randomisation on or off (overrides the config's flag).
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
@@ -74,6 +82,9 @@ class RotateEnv(gym.Env):
         axis: str | Sequence[float] = "+z",
         obs_mode: str = "proprio",
         history_len: int = 3,
+        hardware: str = "ideal",
+        hardware_profile: str | Path = "default",
+        hardware_seed: int = 0,
         domain_randomization: bool | None = None,
         config: RotateConfig | dict[str, Any] | None = None,
         grasp_cache: GraspCache | str | Path | None = None,
@@ -90,6 +101,12 @@ class RotateEnv(gym.Env):
             )
         if not isinstance(history_len, int | np.integer) or history_len < 1:
             raise ValueError(f"history_len must be a positive integer, got {history_len!r}")
+        if hardware not in HARDWARE:
+            raise ValueError(f"unknown hardware {hardware!r}; valid: {', '.join(HARDWARE)}")
+        self.hardware = hardware
+        # the ideal hand ignores the profile; it is still checked, so a typo never goes unseen
+        motors = VirtualMotors(hardware_profile, hardware_seed)
+        self.motors = motors if hardware == "virtual" else None
         self.config = merge_config(default_config(), config)
         if domain_randomization is not None:
             self.config.randomization.enabled = bool(domain_randomization)
@@ -220,12 +237,16 @@ class RotateEnv(gym.Env):
         model, data = self.model, self.data
         params = self.randomizer.sample(rng, grasp.scale)
         self.randomizer.apply(model, self.object_physics, params)
+        if self.motors is not None:  # after the randomiser: the servos own the hand's joints
+            self.motors.bind(model)
         scene.place_hand(model, self._palm, self._camera, self._wrist_quat)
         mujoco.mj_resetData(model, data)
         mujoco.mj_setConst(model, data)  # masses and inertias may have changed
         grasp.write_state(model, data, self._palm, self._obj_qpos, self._wrist_quat)
         self._targets = grasp.joint_targets.copy()
         mujoco.mj_forward(model, data)
+        if self.motors is not None:
+            self.motors.reset(data, self._targets)
 
         self._resets += 1
         self.reward_terms.reset(self._resets, grasp.joint_pos, self._obj_quat, self._axis)
@@ -239,6 +260,7 @@ class RotateEnv(gym.Env):
                 "wrist": wrist_name or "free",
                 "axis": self._axis.copy(),
                 "randomization": params.as_dict(),
+                "hardware": self._hardware_description(),
             }
         )
         if self.render_mode == "human":
@@ -260,11 +282,15 @@ class RotateEnv(gym.Env):
         self._targets = interface.next_targets(self._targets, action, self.config.max_delta_rad)
         if self._randomize:  # disturbances and observation noise exist only with randomisation
             self.randomizer.disturb(data, self._obj_body, self.np_random)
-        latency = self.randomizer.latency_steps
-        if latency:
-            mujoco.mj_step(model, data, nstep=latency)  # the old targets are still in ctrl
-        data.ctrl[:] = self._targets
-        mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
+        if self.motors is not None:
+            self.motors.write_goal_rad(self._targets)
+            self.motors.run(model, data, self.frame_skip)
+        else:
+            latency = self.randomizer.latency_steps
+            if latency:
+                mujoco.mj_step(model, data, nstep=latency)  # the old targets are still in ctrl
+            data.ctrl[:] = self._targets
+            mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
 
         x, y, z = self._obj_pos.tolist()
         cx, cy, cz = _WORLD_CENTER
@@ -280,20 +306,28 @@ class RotateEnv(gym.Env):
         return self.history.observation(), reward, dropped, False, info
 
     def _observed_joint_pos(self) -> np.ndarray:
+        if self.motors is not None:
+            return self.motors.read_joint_pos()  # quantised and delayed: noise enough
         if not self._randomize:
             return self._joint_pos
         return self.randomizer.observe(self._joint_pos, self.np_random)
 
+    def _hardware_description(self) -> dict[str, Any]:
+        if self.motors is None:
+            return {"kind": "ideal"}
+        return {"kind": "virtual", "profile": self.motors.profile.name, "seed": self.motors.seed}
+
     def _info(self, dropped: bool) -> dict[str, Any]:
         qpos = self.data.qpos.copy()  # one copy; the arrays below are views of it
         obj = self._obj_qpos
+        joint_pos = qpos[:NUM_JOINTS] if self.motors is None else self.motors.read_joint_pos()
         return {
             "rot_vel": self.reward_terms.rot_vel,
             "rot_perp": self.reward_terms.rot_perp,
             "object_pos": qpos[obj : obj + 3],
             "object_quat": qpos[obj + 3 : obj + 7],
             "dropped": dropped,
-            "joint_pos": qpos[:NUM_JOINTS],
+            "joint_pos": joint_pos,  # what the servos report, on the virtual hand
             "joint_targets": self._targets.copy(),
         }
 

@@ -1,0 +1,253 @@
+"""The virtual LEAP hand: profiles, hand configs, the servo model and hardware="virtual"."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import dexndm_envs  # noqa: F401
+from dexndm_envs import scene
+from dexndm_envs.constants import JOINT_NAMES, MOTOR_IDS, joint_index
+from dexndm_envs.hand_config import (
+    HandConfigError,
+    default_hand_config,
+    load_hand_config,
+)
+from dexndm_envs.hardware_profile import (
+    PROFILES,
+    HardwareProfile,
+    ProfileError,
+    load_profile,
+    sample_motors,
+)
+from dexndm_envs.objects import resolve_object_set
+from dexndm_envs.virtual_hand import TICKS_PER_RAD, VirtualMotors
+
+# --------------------------------------------------------------------------- profiles
+
+
+def test_presets_load_by_name():
+    for name in PROFILES:
+        assert load_profile(name).name == name
+
+
+def test_unknown_profile_name_lists_presets():
+    with pytest.raises(ProfileError, match="presets: default"):
+        load_profile("defualt")
+
+
+def test_profile_file_overrides_some_fields(tmp_path):
+    path = tmp_path / "sticky.yaml"
+    path.write_text("coulomb_friction_nm: 0.08\nbacklash_rad: 0.03\n")
+    profile = load_profile(path)
+    assert profile.name == "sticky"
+    assert profile.coulomb_friction_nm == 0.08
+    assert profile.rotor_inertia_kgm2 == HardwareProfile().rotor_inertia_kgm2
+    json_path = tmp_path / "p.json"
+    json_path.write_text(json.dumps({"read_latency_s": 0.02}))
+    assert load_profile(json_path).read_latency_s == 0.02
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("backlash: 0.01\n", "unknown fields.*backlash"), ("backlash_rad: -0.01\n", "backlash_rad")],
+)
+def test_bad_profile_files_are_named(tmp_path, text, message):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=message):
+        load_profile(path)
+
+
+def test_motor_spread_is_fixed_by_the_seed():
+    a, b, c = (sample_motors(PROFILES["default"], seed) for seed in (3, 3, 4))
+    np.testing.assert_array_equal(a.coulomb_friction_nm, b.coulomb_friction_nm)
+    assert not np.allclose(a.coulomb_friction_nm, c.coulomb_friction_nm)
+    assert np.all(a.torque_constant_nm_per_ma > 0)
+
+
+# ----------------------------------------------------------------------- hand config
+
+
+def test_default_hand_config_is_the_public_leap_hand():
+    config = default_hand_config()
+    assert config.motor_ids == MOTOR_IDS
+    assert config.joint_of_motor(0) == "if_rot"
+    side = [joint_index(name) for name in ("if_rot", "mf_rot", "rf_rot")]
+    for i in range(len(JOINT_NAMES)):
+        expected = 600 if i in side else 800
+        assert config.position_p_gain[i] == expected
+    q = np.linspace(-0.3, 0.3, 16)
+    np.testing.assert_allclose(config.hardware_to_model_rad(config.model_to_hardware_rad(q)), q)
+    # a flat hand reads pi
+    np.testing.assert_allclose(config.model_to_hardware_rad(np.zeros(16)), np.pi)
+
+
+def test_shipped_hand_config_file_matches_the_default(repo_root):
+    assert load_hand_config(repo_root / "real" / "leap_hand.yaml") == default_hand_config()
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("goal_currrent_ma: 300\n", "unknown keys"),
+        (
+            "goal_current_ma: [900, 350, 350, 350, 350, 350, 350, 350, 350, 350, 350, 350, "
+            "350, 350, 350, 350]\n",
+            "if_mcp \\(900 mA\\)",
+        ),
+        ("motor_ids: [1, 1, 2, 3, 5, 4, 6, 7, 9, 8, 10, 11, 12, 13, 14, 15]\n", "distinct"),
+        ("direction: [1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n", "direction"),
+        ("- not a mapping\n", "mapping"),
+    ],
+)
+def test_bad_hand_configs_are_refused(tmp_path, text, message):
+    path = tmp_path / "hand.yaml"
+    path.write_text(text)
+    with pytest.raises(HandConfigError, match=message):
+        load_hand_config(path)
+
+
+# -------------------------------------------------------------------- servo model
+
+
+@pytest.fixture
+def free_hand():
+    """A scene whose object is parked far away, so the fingers move freely."""
+    model = scene.compile_scene(resolve_object_set("cube")[0], 0.01)
+    data = mujoco.MjData(model)
+    data.qpos[model.joint("object_joint").qposadr[0] + 2] = -5.0
+    model.opt.gravity[:] = 0.0
+    return model, data
+
+
+def _servos(model, data, profile="default", seed=0):
+    motors = VirtualMotors(profile, seed)
+    motors.bind(model)
+    mujoco.mj_setConst(model, data)
+    mujoco.mj_forward(model, data)
+    motors.reset(data, np.zeros(16))
+    return motors
+
+
+def test_servos_track_a_goal_to_the_tick_with_the_mounting_error_in_the_finger(free_hand):
+    model, data = free_hand
+    motors = _servos(model, data, "gentle")
+    goal = np.full(16, 0.3)
+    motors.write_goal_rad(goal)
+    motors.run(model, data, 200)
+    ticks = motors.read_registers()[0]
+    # the reading settles within a few ticks of the goal (friction holds it short)
+    assert np.max(np.abs(ticks - motors.rad_to_ticks(goal))) <= 12
+    reading = motors.read_joint_pos()
+    np.testing.assert_allclose(reading * TICKS_PER_RAD, np.rint(reading * TICKS_PER_RAD))
+    # the finger itself sits off by the motor's mounting error, which the reading does not show
+    true_offset = data.qpos[:16] - reading
+    np.testing.assert_allclose(true_offset, -motors.motors.zero_offset_rad, atol=0.01)
+
+
+def test_goal_current_limits_the_current(free_hand):
+    model, data = free_hand
+    motors = _servos(model, data)
+    motors.write_goal_rad(np.full(16, 1.0))
+    motors.run(model, data, 3)
+    current = np.abs(motors.read_registers()[2])
+    assert np.all(current <= np.asarray(default_hand_config().goal_current_ma) + 1)
+    assert np.any(current >= 340)  # a 1 rad step saturates
+
+
+def _settled(model, data, profile="default", goal_rad=0.2):
+    """Servos holding every joint at goal_rad after 1.5 s."""
+    motors = _servos(model, data, profile)
+    motors.write_goal_rad(np.full(16, goal_rad))
+    motors.run(model, data, 150)
+    return motors
+
+
+def test_command_and_read_latency_delay_the_response(free_hand):
+    model, data = free_hand
+    profile = HardwareProfile(command_latency_s=0.02, read_latency_s=0.02, zero_offset_rad=0.0)
+    motors = _settled(model, data, profile)
+    before = motors.read_registers()[0].copy()
+    motors.write_goal_rad(np.full(16, 0.5))
+    motors.run(model, data, 3)  # the goal acts after 2 steps; readings are 2 steps old
+    assert np.max(np.abs(motors.read_registers()[0] - before)) <= 2
+    motors.run(model, data, 3)
+    assert np.all(motors.read_registers()[0] - before > 5)
+
+
+def test_torque_off_means_no_current(free_hand):
+    model, data = free_hand
+    motors = _settled(model, data)
+    motors.torque_enabled[:] = False
+    motors.write_goal_rad(np.full(16, 0.6))
+    motors.run(model, data, 20)
+    assert np.all(motors.read_registers()[2] == 0)
+    assert np.max(data.qpos[:16]) < 0.35  # nothing drives the fingers to the new goal
+
+
+# ------------------------------------------------------------------- the virtual env
+
+
+def test_virtual_env_passes_check_env():
+    env = gym.make("DexNDM-Rotate-v0", hardware="virtual", object_set="cylinder")
+    check_env(env.unwrapped, skip_render_check=True)
+    env.close()
+
+
+def test_unknown_hardware_and_profile_are_refused():
+    with pytest.raises(ValueError, match="valid: ideal, virtual"):
+        gym.make("DexNDM-Rotate-v0", hardware="real")
+    with pytest.raises(ProfileError, match="presets"):
+        gym.make("DexNDM-Rotate-v0", hardware="virtual", hardware_profile="nope")
+
+
+def _rollout(seed: int, steps: int = 30, **kwargs) -> tuple[np.ndarray, np.ndarray, dict]:
+    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", **kwargs)
+    obs, info = env.reset(seed=seed)
+    actions = np.random.default_rng(seed).uniform(-1, 1, (steps, 16))
+    observations, joint_pos = [obs], []
+    for action in actions:
+        obs, _, terminated, _, info = env.step(action)
+        observations.append(obs)
+        joint_pos.append(info["joint_pos"])
+        if terminated:
+            break
+    env.close()
+    return np.array(observations), np.array(joint_pos), info
+
+
+def test_virtual_hand_is_reproducible_and_each_seed_is_another_hand():
+    a, _, _ = _rollout(1, hardware="virtual", hardware_seed=5)
+    b, _, _ = _rollout(1, hardware="virtual", hardware_seed=5)
+    c, _, _ = _rollout(1, hardware="virtual", hardware_seed=6)
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, c)
+
+
+def test_virtual_hand_responds_differently_from_the_ideal_one():
+    _, ideal, _ = _rollout(2, hardware="ideal")
+    _, virtual, _ = _rollout(2, hardware="virtual")
+    n = min(len(ideal), len(virtual))
+    gap = np.abs(ideal[:n] - virtual[:n]).mean()
+    assert gap > 0.01  # rad: the reality gap the method has to close
+    assert np.abs(virtual).max() < 3.0  # and the hand stays controllable
+
+
+def test_virtual_hand_holds_the_object_still():
+    env = gym.make("DexNDM-Rotate-v0", hardware="virtual", wrist="palm_down")
+    held = 0
+    for seed in range(10):
+        env.reset(seed=seed)
+        for _ in range(20):
+            _, _, terminated, _, _ = env.step(np.zeros(16))
+            if terminated:
+                break
+        held += not terminated
+    env.close()
+    assert held >= 9

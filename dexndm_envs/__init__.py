@@ -1,7 +1,10 @@
 """dexndm_envs: the LEAP hand in MuJoCo and the DexNDM environments.
 
 Importing the package registers the Gymnasium environments:
-    DexNDM-Rotate-v0  in-hand rotation about an axis (dexndm_envs.rotate.RotateEnv)
+    DexNDM-Rotate-v0  in-hand rotation about an axis (dexndm_envs.rotate.RotateEnv), on the
+                      ideal or the virtual LEAP hand (hardware=)
+    DexNDM-Real-v0    the same interface on a LEAP hand's Dynamixel bus
+                      (dexndm_envs.real_env.RealHandEnv)
 """
 
 from __future__ import annotations
@@ -22,4 +25,12 @@ if "DexNDM-Rotate-v0" not in registry:
         id="DexNDM-Rotate-v0",
         entry_point="dexndm_envs.rotate:RotateEnv",
         max_episode_steps=EPISODE_STEPS,
+    )
+
+if "DexNDM-Real-v0" not in registry:
+    register(
+        id="DexNDM-Real-v0",
+        entry_point="dexndm_envs.real_env:RealHandEnv",
+        max_episode_steps=EPISODE_STEPS,
+        disable_env_checker=True,  # the checker would step the hardware with random actions
     )

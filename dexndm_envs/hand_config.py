@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from dexndm_envs.constants import HARDWARE_ANGLE_OFFSET_RAD, JOINT_NAMES, MOTOR_IDS, NUM_JOINTS
+from dexndm_envs.dynamixel.control_table import RAD_PER_TICK
 
 OPERATING_MODE_CURRENT_BASED_POSITION = 5
 """Operating Mode (addr 11) value of current-based position control (e-Manual)."""
@@ -86,6 +87,14 @@ class HandConfig:
     def hardware_to_model_rad(self, motor_rad: np.ndarray) -> np.ndarray:
         """Motor angles (rad) -> model joint angles."""
         return (motor_rad - self.angle_offset_rad) * np.asarray(self.direction)
+
+    def model_to_ticks(self, q_rad: np.ndarray) -> np.ndarray:
+        """Model joint angles -> Goal/Present Position ticks (int64), joint order."""
+        return np.rint(self.model_to_hardware_rad(q_rad) / RAD_PER_TICK).astype(np.int64)
+
+    def ticks_to_model(self, ticks: np.ndarray) -> np.ndarray:
+        """Present Position ticks -> model joint angles (rad)."""
+        return self.hardware_to_model_rad(np.asarray(ticks) * RAD_PER_TICK)
 
     def joint_of_motor(self, motor_id: int) -> str:
         """The joint a motor drives, for error messages."""

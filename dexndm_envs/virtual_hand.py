@@ -29,13 +29,12 @@ import mujoco
 import numpy as np
 
 from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
+from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.hand_config import HandConfig, default_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile, MotorParams, load_profile, sample_motors
 
-TICKS_PER_RAD = 4096 / (2 * np.pi)
+TICKS_PER_RAD = 1.0 / ct.RAD_PER_TICK
 """12-bit absolute encoder on the output shaft (XC330 e-Manual: 4096 pulses per revolution)."""
-VELOCITY_UNIT_RAD_S = 0.229 * 2 * np.pi / 60
-"""Present Velocity unit: 0.229 rpm (e-Manual)."""
 
 
 class VirtualMotors:
@@ -98,28 +97,20 @@ class VirtualMotors:
         self._model = model
 
     # ------------------------------------------------------------- registers
-    def rad_to_ticks(self, q_rad: np.ndarray) -> np.ndarray:
-        """Model joint angles -> hardware position ticks (hand config's angle convention)."""
-        return np.rint(self.hand.model_to_hardware_rad(q_rad) * TICKS_PER_RAD).astype(np.int64)
-
-    def ticks_to_rad(self, ticks: np.ndarray) -> np.ndarray:
-        """Hardware position ticks -> model joint angles."""
-        return self.hand.hardware_to_model_rad(np.asarray(ticks) / TICKS_PER_RAD)
-
     def write_goal_ticks(self, ticks: np.ndarray) -> None:
         """A Goal Position write (ticks, JOINT_NAMES order); it acts after the command latency."""
         self._pending.append((self._clock + self._cmd_delay, np.asarray(ticks, dtype=np.int64)))
 
     def write_goal_rad(self, q_rad: np.ndarray) -> None:
         """Goal positions as model joint angles."""
-        self.write_goal_ticks(self.rad_to_ticks(q_rad))
+        self.write_goal_ticks(self.hand.model_to_ticks(q_rad))
 
     # ---------------------------------------------------------------- physics
     def reset(self, data: mujoco.MjData, goal_rad: np.ndarray | None = None) -> None:
         """Start from data's state at rest: goals act at once, the gears sit mid-play."""
         assert self._model is not None, "bind() a model first"
         q = data.qpos[self._qpos]
-        self.goal_ticks = self.rad_to_ticks(q if goal_rad is None else goal_rad)
+        self.goal_ticks = self.hand.model_to_ticks(q if goal_rad is None else goal_rad)
         self._pending: deque[tuple[int, np.ndarray]] = deque()
         self._clock = 0
         self._integral = np.zeros(NUM_JOINTS)
@@ -197,8 +188,8 @@ class VirtualMotors:
     # --------------------------------------------------------------- readings
     def _reading(self, data: mujoco.MjData) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         ticks = self._encoder_ticks(data).astype(np.int64)
-        velocity = np.rint(self._direction * data.qvel[self._dof] / VELOCITY_UNIT_RAD_S)
-        return ticks, velocity.astype(np.int64), np.rint(self._current_ma).astype(np.int64)
+        velocity = ct.rad_s_to_velocity_units(self._direction * data.qvel[self._dof])
+        return ticks, velocity, np.rint(self._current_ma).astype(np.int64)
 
     def read_registers(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(Present Position ticks, Present Velocity units, Present Current mA), as old as the
@@ -207,4 +198,4 @@ class VirtualMotors:
 
     def read_joint_pos(self) -> np.ndarray:
         """The present positions as model joint angles (rad), quantised and delayed."""
-        return self.ticks_to_rad(self._readings[0][0])
+        return self.hand.ticks_to_model(self._readings[0][0])

@@ -143,7 +143,7 @@ def test_servos_track_a_goal_to_the_tick_with_the_mounting_error_in_the_finger(f
     motors.run(model, data, 200)
     ticks = motors.read_registers()[0]
     # the reading settles within a few ticks of the goal (friction holds it short)
-    assert np.max(np.abs(ticks - motors.rad_to_ticks(goal))) <= 12
+    assert np.max(np.abs(ticks - motors.hand.model_to_ticks(goal))) <= 12
     reading = motors.read_joint_pos()
     np.testing.assert_allclose(reading * TICKS_PER_RAD, np.rint(reading * TICKS_PER_RAD))
     # the finger itself sits off by the motor's mounting error, which the reading does not show

@@ -1,0 +1,148 @@
+"""The virtual LEAP hand behind the Protocol 2.0 server: registers in, MuJoCo physics, readings out.
+
+`VirtualHandBackend` implements the server's MotorBackend: it copies the RAM registers that
+drive a servo (Torque Enable, Position P/I/D Gain, Goal Current, Goal Position) into
+VirtualMotors, advances the MuJoCo scene, and writes Present Position / Velocity / Current and
+Moving back. The scene is the rotation task (an object held in a cached grasp) or the chaos
+box. As on the real servo, switching torque on makes the motor hold where it is: Goal Position
+becomes Present Position. Unlike a servo at power-on, the virtual hand starts with torque on,
+holding its start pose (the grasp, in the task scene), so that a real-time server does not let
+the object fall before a client connects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import mujoco
+import numpy as np
+
+from dexndm_envs import chaos_box, scene, task
+from dexndm_envs.constants import CTRL_DT_S, NUM_JOINTS
+from dexndm_envs.dynamixel.control_table import ControlTable
+from dexndm_envs.grasps import Grasp, default_cache
+from dexndm_envs.hand_config import HandConfig, default_hand_config
+from dexndm_envs.hardware_profile import HardwareProfile
+from dexndm_envs.objects import resolve_object_set
+from dexndm_envs.virtual_hand import VirtualMotors
+
+SCENES = ("task", "chaos_box")
+_OPERATING_MODE_POSITION = 3  # e-Manual: position control, torque limited by Current Limit
+
+
+class VirtualHandBackend:
+    """MuJoCo physics of a virtual LEAP hand, driven through control-table registers.
+
+    Args:
+        profile: hardware profile (preset name, file, or HardwareProfile).
+        seed: which virtual hand (per-motor spread), and the scene's random draw.
+        wrist: a named wrist orientation (task.WRISTS).
+        scene_name: "task" (hold `object_name` in a cached grasp) or "chaos_box".
+        object_name: the object of the task scene.
+        hand_config: IDs and angle convention (the LEAP default).
+        sim_dt_s: physics timestep.
+    """
+
+    control_period_s = CTRL_DT_S
+
+    def __init__(
+        self,
+        profile: HardwareProfile | str | Path = "default",
+        seed: int = 0,
+        wrist: str = "palm_up",
+        scene_name: str = "task",
+        object_name: str = "cylinder_0",
+        hand_config: HandConfig | None = None,
+        sim_dt_s: float = 0.01,
+    ) -> None:
+        if scene_name not in SCENES:
+            raise ValueError(f"unknown scene {scene_name!r}; valid: {', '.join(SCENES)}")
+        if wrist not in task.WRISTS:
+            raise ValueError(f"unknown wrist {wrist!r}; valid: {', '.join(task.WRISTS)}")
+        self.hand = hand_config or default_hand_config()
+        self.motors = VirtualMotors(profile, seed, self.hand)
+        self.scene_name, self.wrist = scene_name, wrist
+        rng = np.random.default_rng(seed)
+        if scene_name == "chaos_box":
+            self.model = chaos_box.compile_chaos_box(wrist, seed=seed, sim_dt_s=sim_dt_s)
+        else:
+            self.model = scene.compile_scene(resolve_object_set(object_name)[0], sim_dt_s)
+        self.data = mujoco.MjData(self.model)
+        self.motors.bind(self.model)
+        mujoco.mj_setConst(self.model, self.data)
+        start = self._start_pose(object_name, rng)
+        mujoco.mj_forward(self.model, self.data)
+        self.motors.reset(self.data, start)
+        self._ids = self.hand.motor_ids
+        self._torque_was_on = np.ones(NUM_JOINTS, dtype=bool)
+        self._goal_in_tables = self.motors.goal_ticks.copy()
+        self._tables_set_up = False
+        self._leftover_s = 0.0
+
+    def _start_pose(self, object_name: str, rng: np.random.Generator) -> np.ndarray:
+        """Put hand (and object or balls) in their starting state; the joints' goal pose."""
+        model, data = self.model, self.data
+        wrist_quat = task.WRISTS[self.wrist]
+        if self.scene_name == "chaos_box":
+            box = chaos_box.ChaosBoxScene(model)
+            box.reset(model, data, rng)
+            return np.zeros(NUM_JOINTS)
+        palm, camera = model.body("palm").id, model.camera("closeup").id
+        scene.place_hand(model, palm, camera, wrist_quat)
+        rows = default_cache().rows(object_name, self.wrist, None)
+        grasp = Grasp.from_row(rows[rng.integers(len(rows))])
+        scene.ObjectPhysics(model).apply(model, scale=grasp.scale)
+        mujoco.mj_setConst(model, data)
+        obj_qpos = int(model.jnt_qposadr[model.joint("object_joint").id])
+        grasp.write_state(model, data, palm, obj_qpos, wrist_quat)
+        return grasp.joint_targets.copy()
+
+    # ------------------------------------------------------------ MotorBackend
+    def apply(self, tables: Mapping[int, ControlTable]) -> None:
+        """Registers -> servo model (Torque Enable, gains, Goal Current, Goal Position)."""
+        m = self.motors
+        present = m.read_registers()[0]
+        goal = np.empty(NUM_JOINTS, dtype=np.int64)
+        for i, motor_id in enumerate(self._ids):
+            table = tables[motor_id]
+            on = bool(table.get("torque_enable"))
+            if on and not self._torque_was_on[i]:
+                table.set("goal_position", int(present[i]))  # hold where it is
+            self._torque_was_on[i] = on
+            m.torque_enabled[i] = on
+            m.p_gain[i] = table.get("position_p_gain")
+            m.i_gain[i] = table.get("position_i_gain")
+            m.d_gain[i] = table.get("position_d_gain")
+            limit = table.get("current_limit")
+            if table.get("operating_mode") == _OPERATING_MODE_POSITION:
+                m.goal_current_ma[i] = limit
+            else:
+                m.goal_current_ma[i] = min(abs(table.get("goal_current")), limit)
+            goal[i] = table.get("goal_position")
+        if not np.array_equal(goal, self._goal_in_tables):
+            m.write_goal_ticks(goal)
+            self._goal_in_tables = goal
+
+    def advance(self, duration_s: float) -> None:
+        """Simulate duration_s (in whole physics steps; the rest carries over)."""
+        dt = float(self.model.opt.timestep)
+        total = self._leftover_s + max(0.0, duration_s)
+        steps = int(total / dt + 1e-9)
+        self._leftover_s = total - steps * dt
+        if steps:
+            self.motors.run(self.model, self.data, steps)
+
+    def report(self, tables: Mapping[int, ControlTable]) -> None:
+        """Servo readings -> Present Position / Velocity / Current and Moving."""
+        ticks, velocity, current = self.motors.read_registers()
+        for i, motor_id in enumerate(self._ids):
+            table = tables[motor_id]
+            if not self._tables_set_up:  # torque on, holding the start pose
+                table.set("torque_enable", 1)
+                table.set("goal_position", int(self._goal_in_tables[i]))
+            table.set("present_position", int(ticks[i]))
+            table.set("present_velocity", int(velocity[i]))
+            table.set("present_current", int(current[i]))
+            table.set("moving", int(abs(velocity[i]) > 1))
+        self._tables_set_up = True

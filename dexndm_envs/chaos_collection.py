@@ -1,0 +1,485 @@
+"""Chaos-box data collection: replay action trajectories on the hand, with noise, no resets.
+
+DexNDM collects its real-world data in the chaos box (arXiv 2510.08556, "Chaos Box"): the
+hand, loaded by a box of soft balls, replays action trajectories open loop at 20 Hz; with
+probability 0.5 a trajectory gets Gaussian action noise with sigma = 0.01; nothing is reset.
+Here an *episode* is a chunk of `steps` control steps of one trajectory; the hand is reset
+once when the collection starts and goes straight on from one episode into the next.
+
+Noise units: the paper gives sigma = 0.01 without a unit. Its policies act in the normalised
+action space, so the noise is added there: to the action in [-1, 1] (1 = a target change of
+MAX_DELTA_RAD = 1/24 rad in one step), i.i.d. per step and joint, before clipping to [-1, 1].
+That is a target jitter of about 0.0004 rad per step.
+
+Action sources:
+    ActionFile          trajectories from an .npz/.npy (e.g. a base policy's sim rollouts);
+                        episode e replays trajectory e mod n_traj, its first `steps` steps.
+    SmoothRandomActions the built-in generator: per joint, a sum of three sinusoids with
+                        random frequencies (0.05-0.5 Hz), phases, weights and centre, spanning
+                        the joint's range less a 5 % margin at each limit; the actions track
+                        that path from wherever the commanded targets stand (at most one full
+                        action per step), so the joints sweep their ranges and never push into
+                        a limit. The actions depend on the commanded targets only, never on
+                        what the hand reads: the replay stays open loop.
+
+Determinism and resume: everything random about episode `index` comes from
+SeedSequence([seed, index]) (one child stream for the actions, one for the noise), so an
+episode collected after a resume has the same trajectory and noise draw as in an uninterrupted
+run. (The generator's first steps differ only by where the targets stood when it started.)
+
+Usage:
+    source = ActionFile.load("rollouts.npz", steps=400)  # or SmoothRandomActions(steps=400)
+    settings = collection_settings(port, "palm_down", hand_file, hand, source, seed=0, ...)
+    writer, todo = prepare_directory("data/chaos_box/palm_down", settings, episodes=4000)
+    collector = ChaosBoxCollector(env, writer, source, settings)
+    collector.start()
+    for index in todo:
+        stats = collector.collect(index)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import time
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Protocol
+
+import gymnasium as gym
+import numpy as np
+
+from dexndm_envs import interface, task
+from dexndm_envs.constants import CTRL_DT_S, JOINT_NAMES, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data import EpisodeWriter, episode_meta, software_version
+from dexndm_envs.hand_config import HandConfig
+
+NOISE_PROBABILITY = 0.5
+"""Probability that a trajectory gets action noise (paper, "Chaos Box")."""
+
+NOISE_SIGMA = 0.01
+"""Standard deviation of the action noise, in normalised action units (module docstring)."""
+
+NOISE_UNITS = "normalised action in [-1, 1], added before clipping"
+
+SETTINGS_FILE = "collection.json"
+
+RECORDED_ONLY = ("port", "hand_config_file", "actions_file")
+"""Settings written to collection.json but not compared on resume: a device path changes when
+a USB hand is replugged or a virtual hand restarted, and a moved file is the same file when
+its content (hand_config, actions_sha256) is."""
+
+
+class CollectionError(ValueError):
+    """Settings or inputs a collection cannot start or resume with; nothing was moved."""
+
+
+# ------------------------------------------------------------------ action sources
+class ActionSource(Protocol):
+    """Where the (noise-free) actions of an episode come from."""
+
+    steps: int
+    description: dict[str, Any]
+    """What identifies the source in collection.json."""
+
+    def actions(
+        self, index: int, rng: np.random.Generator, start_targets_rad: np.ndarray
+    ) -> tuple[np.ndarray, str, dict[str, Any]]:
+        """(steps, 16) actions in [-1, 1], the metadata's action_source and its extra."""
+        ...
+
+
+def file_sha256(path: Path) -> str:
+    """SHA-256 of a file's bytes, in hex."""
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        for block in iter(lambda: file.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_action_array(path: Path) -> np.ndarray:
+    """The array in an .npy, or in an .npz its 'actions' member (or its only member)."""
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if not isinstance(loaded, np.lib.npyio.NpzFile):
+            return np.asarray(loaded)
+        with loaded:
+            names = loaded.files
+            name = "actions" if "actions" in names else names[0] if len(names) == 1 else None
+            if name is not None:
+                return loaded[name]
+    except (OSError, ValueError, EOFError) as err:
+        raise CollectionError(f"cannot read actions from {path}: {err}") from None
+    raise CollectionError(
+        f"{path} holds arrays {', '.join(names)}; name the action array 'actions'"
+    )
+
+
+@dataclass(frozen=True)
+class ActionFile:
+    """Trajectories (n_traj, >= steps, 16) in [-1, 1] from a file; see `load`."""
+
+    path: Path
+    trajectories: np.ndarray
+    sha256: str
+    steps: int
+
+    @classmethod
+    def load(cls, path: str | Path, steps: int) -> ActionFile:
+        """Read and check an action file; a (T, 16) array counts as one trajectory.
+
+        Raises:
+            CollectionError: unreadable, wrong shape, non-finite, outside [-1, 1] or shorter
+                than `steps`, saying which.
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise CollectionError(f"--actions {path}: no such file")
+        array = _read_action_array(path)
+        if array.ndim == 2:
+            array = array[None]
+        if array.ndim != 3 or array.shape[2] != NUM_JOINTS or array.shape[0] == 0:
+            raise CollectionError(
+                f"{path}: actions have shape {array.shape}; expected (trajectories, steps, "
+                f"{NUM_JOINTS}) in the joint order {', '.join(JOINT_NAMES)}"
+            )
+        if array.shape[1] < steps:
+            raise CollectionError(
+                f"{path}: trajectories have {array.shape[1]} steps, but --steps {steps} needs "
+                f"at least {steps}; lower --steps or record longer rollouts"
+            )
+        array = np.asarray(array[:, :steps], dtype=np.float64)
+        if not np.isfinite(array).all():
+            raise CollectionError(f"{path}: actions hold NaN or inf values")
+        if np.abs(array).max() > 1.0 + 1e-6:
+            raise CollectionError(
+                f"{path}: actions must lie in [-1, 1] (normalised), largest |a| is "
+                f"{np.abs(array).max():.3g}"
+            )
+        return cls(path, np.clip(array, -1.0, 1.0), file_sha256(path), steps)
+
+    @property
+    def description(self) -> dict[str, Any]:
+        return {"actions_file": str(self.path), "actions_sha256": self.sha256}
+
+    def actions(
+        self, index: int, rng: np.random.Generator, start_targets_rad: np.ndarray
+    ) -> tuple[np.ndarray, str, dict[str, Any]]:
+        trajectory = index % len(self.trajectories)
+        source = f"{self.path} trajectory {trajectory} (sha256 {self.sha256[:12]})"
+        return self.trajectories[trajectory].copy(), source, {"action_trajectory": trajectory}
+
+
+@dataclass(frozen=True)
+class SmoothRandomActions:
+    """The built-in generator (module docstring)."""
+
+    steps: int
+    components: int = 3
+    freq_range_hz: tuple[float, float] = (0.05, 0.5)
+    margin: float = 0.1
+    """Kept free at each limit, in normalised joint units (0.1 = 5 % of the range)."""
+
+    name = "smooth_sinusoids_v1"
+
+    @property
+    def description(self) -> dict[str, Any]:
+        parameters = {k: v for k, v in asdict(self).items() if k != "steps"}  # a setting
+        return {"action_generator": {"name": self.name, **parameters}}
+
+    def path_rad(self, rng: np.random.Generator) -> np.ndarray:
+        """(steps, 16) joint targets to follow, inside the joint ranges less the margin."""
+        shape = (self.components, NUM_JOINTS)
+        low, high = np.log(self.freq_range_hz)
+        freq_hz = np.exp(rng.uniform(low, high, shape))
+        phase = rng.uniform(0.0, 2 * np.pi, shape)
+        weight = rng.dirichlet(np.ones(self.components), NUM_JOINTS).T
+        reach = 1.0 - self.margin
+        centre = rng.uniform(-0.5, 0.5, NUM_JOINTS) * reach
+        time_s = np.arange(1, self.steps + 1)[:, None, None] * CTRL_DT_S
+        waves = (weight * np.sin(2 * np.pi * freq_hz * time_s + phase)).sum(axis=1)
+        return interface.unnormalize_joints(centre + (reach - np.abs(centre)) * waves)
+
+    def actions(
+        self, index: int, rng: np.random.Generator, start_targets_rad: np.ndarray
+    ) -> tuple[np.ndarray, str, dict[str, Any]]:
+        path = self.path_rad(rng)
+        actions = np.empty_like(path)
+        targets = np.asarray(start_targets_rad, dtype=np.float64)
+        for step, goal in enumerate(path):
+            actions[step] = np.clip((goal - targets) / MAX_DELTA_RAD, -1.0, 1.0)
+            targets = interface.next_targets(targets, actions[step], MAX_DELTA_RAD)
+        return actions, f"{self.name} (built-in generator)", {}
+
+
+def episode_rngs(seed: int, index: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The (actions, noise) random streams of one episode, fixed by (seed, index)."""
+    actions_seq, noise_seq = np.random.SeedSequence([seed, index]).spawn(2)
+    return np.random.default_rng(actions_seq), np.random.default_rng(noise_seq)
+
+
+def add_noise(
+    actions: np.ndarray, rng: np.random.Generator, probability: float, sigma: float
+) -> tuple[np.ndarray, bool]:
+    """With `probability`, Gaussian noise on every action, then clipping to [-1, 1]."""
+    applied = bool(rng.random() < probability)
+    if not applied:
+        return actions, False
+    return np.clip(actions + rng.normal(0.0, sigma, actions.shape), -1.0, 1.0), True
+
+
+# ------------------------------------------------------------------ settings
+def collection_settings(
+    port: str,
+    wrist: str,
+    hand_config_file: str | Path | None,
+    hand: HandConfig,
+    source: ActionSource,
+    *,
+    seed: int,
+    realtime: bool,
+    hardware_note: str,
+) -> dict[str, Any]:
+    """The settings of a run, as written to collection.json.
+
+    Raises:
+        CollectionError: for a wrist that is not one of task.WRISTS.
+    """
+    if wrist not in task.WRISTS:
+        raise CollectionError(f"unknown wrist {wrist!r}; choose one of {', '.join(task.WRISTS)}")
+    settings: dict[str, Any] = {
+        "port": port,
+        "wrist": wrist,
+        "hand_config_file": None if hand_config_file is None else str(hand_config_file),
+        "hand_config": hand.as_dict(),
+        "actions_file": None,
+        "actions_sha256": None,
+        "action_generator": None,
+        **source.description,
+        "noise_probability": NOISE_PROBABILITY,
+        "noise_sigma": NOISE_SIGMA,
+        "noise_units": NOISE_UNITS,
+        "seed": seed,
+        "steps": source.steps,
+        "realtime": realtime,
+        "hardware_note": hardware_note,
+        "software_version": software_version(),
+    }
+    return json.loads(json.dumps(settings))  # plain JSON values, as read back from disk
+
+
+def settings_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
+    """One line per compared setting that differs (RECORDED_ONLY ones are not compared)."""
+    lines = []
+    for key in sorted(set(recorded) | set(current)):
+        old, new = recorded.get(key), current.get(key)
+        if key in RECORDED_ONLY or old == new:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            parts = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            lines.append(f"{key}: differs in {', '.join(parts)}")
+        else:
+            lines.append(f"{key}: {old!r} on disk, {new!r} now")
+    return lines
+
+
+def prepare_directory(
+    directory: str | Path, settings: Mapping[str, Any], episodes: int
+) -> tuple[EpisodeWriter, list[int]]:
+    """The writer and the episode indices still to collect, after checking a resume.
+
+    Raises:
+        CollectionError: the directory holds episodes of other settings, or episodes without
+            a collection.json.
+    """
+    if Path(directory).exists() and not Path(directory).is_dir():
+        raise CollectionError(f"--out {directory} is a file; give a directory")
+    writer = EpisodeWriter(directory)
+    done = writer.completed()
+    settings_path = writer.directory / SETTINGS_FILE
+    if done and not settings_path.is_file():
+        raise CollectionError(
+            f"{writer.directory} holds episodes but no {SETTINGS_FILE}: it is not a chaos-box "
+            "collection of this program; choose another --out"
+        )
+    if done:
+        differences = settings_differences(_read_settings(settings_path), settings)
+        if differences:
+            raise CollectionError(
+                f"refusing to resume into {writer.directory}: its {SETTINGS_FILE} was written "
+                "with other settings:\n  " + "\n  ".join(differences) + "\nrerun with the "
+                "recorded settings, or choose another --out"
+            )
+    done_set = set(done)
+    return writer, [index for index in range(episodes) if index not in done_set]
+
+
+def _read_settings(path: Path) -> dict[str, Any]:
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise CollectionError(
+            f"cannot read {path} ({err}); restore it or choose another --out"
+        ) from None
+    if not isinstance(recorded, dict):
+        raise CollectionError(f"{path} must hold a JSON object of settings")
+    return recorded
+
+
+def write_settings(directory: Path, settings: Mapping[str, Any]) -> None:
+    """Write collection.json atomically, unless episodes already bind the directory to one."""
+    path = directory / SETTINGS_FILE
+    if path.is_file() and EpisodeWriter(directory).completed():
+        return
+    temp = path.with_name(f".{SETTINGS_FILE}.tmp")
+    temp.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    os.replace(temp, path)
+
+
+# ------------------------------------------------------------------ the episode loop
+class StopRequest:
+    """Ctrl-C (SIGINT) and SIGTERM, honoured between two control steps.
+
+    A signal that lands inside a bus transaction leaves the dynamixel-sdk port marked busy,
+    and the torque-off writes that follow then fail; so while this is active a first signal
+    only sets `requested`, and the episode loop stops at the next step boundary, where closing
+    the env can switch the torque off. A second Ctrl-C interrupts at once. Enter it after the
+    bus is open (the bus installs its own SIGINT handler when it opens).
+    """
+
+    def __init__(self) -> None:
+        self.requested: str | None = None
+        self._previous: dict[int, Any] = {}
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.requested is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = signal.Signals(signum).name
+
+    def __enter__(self) -> StopRequest:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+@dataclass(frozen=True)
+class EpisodeStats:
+    """How one episode went."""
+
+    index: int
+    steps: int
+    duration_s: float
+    overruns: int
+    noise: bool
+
+
+class ChaosBoxCollector:
+    """Replays episodes on an env back to back, writing each one as soon as it is complete.
+
+    Row t of an episode is the state read before step t and the target sent at step t
+    (dexndm_envs.data layout), so the last read of an episode is row 0 of the next one.
+
+    Args:
+        env: a DexNDM-Real-v0 env (or anything with its info keys).
+        writer: where the episodes go.
+        source: the actions.
+        settings: from `collection_settings`.
+        stop: checked after every step; a requested stop raises KeyboardInterrupt there.
+    """
+
+    def __init__(
+        self,
+        env: gym.Env,
+        writer: EpisodeWriter,
+        source: ActionSource,
+        settings: Mapping[str, Any],
+        stop: StopRequest | None = None,
+    ) -> None:
+        self.env, self.writer, self.source = env, writer, source
+        self.settings = dict(settings)
+        self.stop = stop
+        self._info: dict[str, Any] = {}
+        self._axis = np.zeros(3)
+        self._read_s = 0.0  # time.monotonic() of the last read: timestamps never go back
+        self._previous: int | None = None
+
+    def start(self) -> None:
+        """Reset the env once (torque on, hold the present pose) and record the settings."""
+        _, self._info = self.env.reset(seed=self.settings["seed"])
+        self._axis = np.asarray(self._info["axis"], dtype=np.float64)
+        self._read_s = time.monotonic()
+        write_settings(self.writer.directory, self.settings)
+
+    def collect(self, index: int) -> EpisodeStats:
+        """Plan, replay and write episode `index`."""
+        actions_rng, noise_rng = episode_rngs(self.settings["seed"], index)
+        start_targets = np.asarray(self._info["joint_targets"], dtype=np.float64)
+        clean, source, extra = self.source.actions(index, actions_rng, start_targets)
+        prob, sigma = self.settings["noise_probability"], self.settings["noise_sigma"]
+        actions, noisy = add_noise(clean, noise_rng, prob, sigma)
+        overruns, started_s, started_unix_s = self.overruns, self._read_s, time.time()
+        arrays = self._replay(actions)
+        stats = EpisodeStats(
+            index, len(actions), self._read_s - started_s, self.overruns - overruns, noisy
+        )
+        extra.update(started_unix_s=started_unix_s, overruns=stats.overruns)
+        noise = {"kind": "gaussian", "sigma": sigma, "units": NOISE_UNITS} if noisy else None
+        self.writer.write(index, arrays, self._meta(index, source, noise, extra))
+        self._previous = index
+        return stats
+
+    def _meta(
+        self, index: int, source: str, noise: dict[str, Any] | None, extra: dict[str, Any]
+    ) -> dict[str, Any]:
+        settings = self.settings
+        hardware = {"kind": "real", "port": settings["port"], "note": settings["hardware_note"]}
+        extra = {
+            **extra,
+            "episode": index,
+            "follows_episode": self._previous,  # None: a reset or a resume came before
+            "seed": settings["seed"],
+            "noise_probability": settings["noise_probability"],
+            "realtime": settings["realtime"],
+        }
+        return episode_meta(settings["wrist"], self._axis, hardware, source, noise, extra)
+
+    @property
+    def overruns(self) -> int:
+        """Control periods the env missed so far (realtime mode)."""
+        return int(self._info.get("overruns", 0))
+
+    def _replay(self, actions: np.ndarray) -> dict[str, np.ndarray]:
+        """Step through the actions; row t pairs the read before step t with its target."""
+        steps = len(actions)
+        rows = {name: np.empty((steps, NUM_JOINTS)) for name in (*_STATE_ARRAYS, "joint_targets")}
+        timestamps = np.empty(steps)
+        started_s = self._read_s
+        for step, action in enumerate(actions):
+            for name in _STATE_ARRAYS:
+                rows[name][step] = self._info[name]
+            timestamps[step] = self._read_s - started_s
+            # truncation is the TimeLimit's and means nothing here: the chaos box never resets
+            _, _, _, _, self._info = self.env.step(action)
+            self._read_s = time.monotonic()
+            rows["joint_targets"][step] = self._info["joint_targets"]
+            if self.stop is not None and self.stop.requested:
+                raise KeyboardInterrupt(self.stop.requested)
+        return {**rows, "timestamps": timestamps}
+
+
+_STATE_ARRAYS = ("joint_pos", "joint_vel", "joint_current")
+"""Read from the hand at each step (the targets are what was sent)."""

@@ -1,0 +1,153 @@
+"""Collect chaos-box data: replay action trajectories on the LEAP hand, with noise, no resets.
+
+The hand sits in a box of soft balls (arXiv 2510.08556, "Chaos Box") and replays action
+trajectories open loop at 20 Hz through DexNDM-Real-v0, half of them with Gaussian noise
+(sigma 0.01 on the normalised action). The env is reset once; an episode is a chunk of --steps
+steps and the hand goes straight on into the next. Each episode is written atomically when it
+is complete: a killed run loses at most one episode; run the same command again to resume.
+Action generator, noise units, resume rules: dexndm_envs/chaos_collection.py.
+
+Usage:
+    python real/collect_chaos_box.py --port /dev/ttyUSB0 --out data/chaos_box/palm_down \\
+        --actions rollouts.npz --wrist palm_down --hand-config real/leap_hand.yaml
+    # against the virtual hand (prints PORT=...):
+    python real/virtual_hand.py --scene chaos_box --wrist palm_down --lockstep
+    python real/collect_chaos_box.py --port /dev/pts/3 --episodes 10 --steps 100 \\
+        --out /tmp/chaos --no-realtime --hardware-note "virtual default seed 0"
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import gymnasium as gym
+import tyro
+from tqdm import tqdm
+
+import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
+from dexndm_envs import chaos_collection as chaos
+from dexndm_envs.data import EpisodeDataError, EpisodeWriter
+from dexndm_envs.dynamixel.bus import DynamixelError
+from dexndm_envs.hand_config import HandConfig, HandConfigError, load_hand_config
+
+
+@dataclass
+class Args:
+    """Replay action trajectories on the hand in the chaos box and record them."""
+
+    out: Path
+    """Directory of the episodes (episode_<index>.npz) and collection.json."""
+    port: str = "/dev/ttyUSB0"
+    """The hand's serial device, or the virtual hand's PORT=... path."""
+    episodes: int = 4000
+    """Episode indices 0 .. episodes-1 are collected (those already on disk are skipped)."""
+    steps: int = 400
+    """Control steps (20 Hz) per episode; 400 = 20 s, as in the paper."""
+    actions: Path | None = None
+    """.npz/.npy of action trajectories (n_traj x steps x 16, in [-1, 1]), e.g. sim rollouts.
+Episode e replays trajectory e mod n_traj. Default: the built-in smooth random generator."""
+    hand_config: Path | None = None
+    """Hand config YAML/JSON (real/leap_hand.yaml); the LEAP default when not given."""
+    wrist: str = "palm_down"
+    """How the hand is mounted: palm_up, palm_down, base_up, base_down, thumb_up, thumb_down."""
+    seed: int = 0
+    """Episode e's trajectory and noise draw come from (seed, e)."""
+    realtime: bool = True
+    """Keep the 20 Hz period; --no-realtime steps as fast as the bus allows (lockstep hand)."""
+    hardware_note: str = ""
+    """Recorded with every episode, e.g. "virtual default seed 0" or the hand's serial."""
+
+
+class Plan(NamedTuple):
+    """What was checked before the hand moves."""
+
+    source: chaos.ActionSource
+    hand: HandConfig
+    settings: dict[str, Any]
+    writer: EpisodeWriter
+    todo: list[int]
+
+
+def prepare(args: Args) -> Plan:
+    """Read and check the inputs and the output directory; nothing moves yet."""
+    if args.episodes < 1 or args.steps < 1:
+        raise chaos.CollectionError("--episodes and --steps must be at least 1")
+    if args.actions is None:
+        source: chaos.ActionSource = chaos.SmoothRandomActions(args.steps)
+    else:
+        source = chaos.ActionFile.load(args.actions, args.steps)
+    hand = load_hand_config(args.hand_config)
+    settings = chaos.collection_settings(
+        args.port,
+        args.wrist,
+        args.hand_config,
+        hand,
+        source,
+        seed=args.seed,
+        realtime=args.realtime,
+        hardware_note=args.hardware_note,
+    )
+    writer, todo = chaos.prepare_directory(args.out, settings, args.episodes)
+    return Plan(source, hand, settings, writer, todo)
+
+
+def collect(args: Args, plan: Plan) -> tuple[int, int, int]:
+    """Run the missing episodes; returns (episodes, steps, overruns). Torque off in any case."""
+    env = gym.make(
+        "DexNDM-Real-v0",
+        port=args.port,
+        hand_config=plan.hand,
+        wrist=args.wrist,
+        realtime=args.realtime,
+    )
+    episodes = steps = 0
+    stop = chaos.StopRequest()
+    collector = chaos.ChaosBoxCollector(env, plan.writer, plan.source, plan.settings, stop)
+    try:
+        collector.start()  # opens the bus: the StopRequest comes after its SIGINT handler
+        with stop, tqdm(plan.todo, desc="episodes", unit="ep", file=sys.stderr) as bar:
+            for index in bar:
+                stats = collector.collect(index)
+                episodes, steps = episodes + 1, steps + stats.steps
+                rate = stats.steps / max(stats.duration_s, 1e-9)
+                bar.set_postfix(steps_per_s=f"{rate:.1f}", overruns=collector.overruns)
+    finally:
+        env.close()  # torque off, also on Ctrl-C and errors
+    return episodes, steps, collector.overruns
+
+
+def main(args: Args) -> int:
+    try:
+        plan = prepare(args)
+    except (chaos.CollectionError, HandConfigError, OSError) as err:  # OSError: --out
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    directory = plan.writer.directory
+    if not plan.todo:
+        print(f"all {args.episodes} episodes are already in {directory}")
+        return 0
+    started_s = time.monotonic()
+    try:
+        episodes, steps, overruns = collect(args, plan)
+    except KeyboardInterrupt as err:
+        why = f" by {err}" if str(err) else ""
+        print(f"\ninterrupted{why}; run the same command again to resume", file=sys.stderr)
+        return 130
+    except (DynamixelError, EpisodeDataError) as err:
+        print(f"error: {err}\nrun the same command again to resume", file=sys.stderr)
+        return 1
+    duration_s = time.monotonic() - started_s
+    print(
+        f"collected {episodes} episodes ({steps} steps) in {duration_s:.1f} s, "
+        f"{steps / duration_s:.1f} steps/s, {overruns} overruns; "
+        f"{len(plan.writer.completed())}/{args.episodes} episodes in {directory}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(tyro.cli(Args)))

@@ -1,0 +1,235 @@
+"""Speed of the Dynamixel bus and steadiness of the 20 Hz loop, against the virtual LEAP hand.
+
+Prints:
+  1. bus cycles per second: one group read of Present Current + Velocity + Position of all 16
+     motors plus one sync write of their Goal Positions (DynamixelBus.read_state +
+     write_goal_ticks), p50/p95 cycle time, Fast Sync Read vs plain Sync Read, over the pty
+     against two servers:
+       - a bare server around FollowerBackend (no simulator): the software overhead alone
+         (dynamixel-sdk, DynamixelBus, pty, the Protocol 2.0 server);
+       - the full virtual hand, `real/virtual_hand.py` in real time: what users run. Real
+         time, not lockstep: each request advances the physics only by the wall time since
+         the one before (a 10 ms MuJoCo step every few cycles), where lockstep would simulate
+         0.05 s (5 steps) inside every goal write.
+     Each server runs in its own process: the SDK busy-waits while it reads, so a server
+     thread in this process would fight it for the GIL and the figures would measure that.
+     The two read modes alternate every 50 cycles on one bus, so both see the same load.
+     Re-reads: motors read again one by one after a group read lost them (a late reply).
+     Fast Sync Read gets one status packet back instead of 16 (e-Manual); a pty has no wire,
+     and the figures compare the software on both ends, the virtual server's included.
+  2. the control loop of DexNDM-Real-v0 with realtime=True against the virtual hand: loop
+     period p50/p95/max over --steps steps, and the overruns: steps whose work ran past the
+     next 50 ms tick (the env then restarts its schedule rather than bursting).
+
+For comparison, users of the public LEAP hand API report 30-90 Hz reads on the hardware (their
+figure, over a U2D2 at 4 Mbaud; the usual fixes are the USB latency timer and Return Delay Time).
+The pty has no USB latency timer and no wire, so the figures here bound the software side.
+
+Usage:
+    python examples/benchmarks/bus_speed.py
+    python examples/benchmarks/bus_speed.py --quick
+    python examples/benchmarks/bus_speed.py --cycles 5000 --steps 400 --out bus_speed.json
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import tyro
+
+import dexndm_envs  # noqa: F401
+from dexndm_envs.constants import CTRL_DT_S
+from dexndm_envs.dynamixel.bus import DynamixelBus
+
+ROOT = Path(__file__).resolve().parents[2]
+PUBLIC_LEAP_API_HZ = (30, 90)
+"""Reads per second that public LEAP hand API users report on hardware (shared facts)."""
+
+
+@dataclass
+class Args:
+    """Measure bus cycle rate and control-loop jitter against the virtual LEAP hand."""
+
+    cycles: int = 2000
+    """Timed bus cycles per server and read mode."""
+    warmup: int = 100
+    """Untimed bus cycles first, per read mode."""
+    steps: int = 200
+    """DexNDM-Real-v0 steps at 20 Hz (realtime=True) for the loop jitter; 0 skips it."""
+    quick: bool = False
+    """About 20 s in all: 300 cycles and 100 steps."""
+    seed: int = 0
+    """Seed of the random actions in the loop measurement."""
+    out: Path | None = None
+    """Write the figures as JSON here (nothing is written otherwise)."""
+
+
+FOLLOWER_SERVER = (
+    "from dexndm_envs.dynamixel.server import VirtualDynamixelServer\n"
+    "server = VirtualDynamixelServer()  # FollowerBackend, real time\n"
+    "print(f'PORT={server.port_path}', flush=True)\n"
+    "server.serve_forever()"
+)
+SERVERS = {
+    "FollowerBackend (no physics)": ["-c", FOLLOWER_SERVER],
+    "virtual hand (MuJoCo, real time)": [str(ROOT / "real" / "virtual_hand.py")],
+}
+"""How to start each server in its own process: arguments to the Python interpreter."""
+
+
+@contextlib.contextmanager
+def server_process(python_args: list[str], timeout_s: float = 60.0) -> Iterator[str]:
+    """Run a server that prints PORT=<pty>; yields the pty, terminates the server after."""
+    server = subprocess.Popen(
+        [sys.executable, *python_args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert server.stdout is not None
+        deadline, line = time.monotonic() + timeout_s, ""
+        while not line.startswith("PORT=") and time.monotonic() < deadline:
+            ready, _, _ = select.select([server.stdout], [], [], deadline - time.monotonic())
+            line = server.stdout.readline() if ready else ""
+            if ready and not line:
+                raise RuntimeError(f"server {python_args} exited (rc {server.wait()})")
+        if not line.startswith("PORT="):
+            raise RuntimeError(f"server {python_args} printed no PORT= line in {timeout_s} s")
+        threading.Thread(target=server.stdout.read, daemon=True).start()  # keep the pipe drained
+        yield line.strip().removeprefix("PORT=")
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def time_cycles(bus: DynamixelBus, goal_ticks: np.ndarray, cycles: int) -> list[float]:
+    """Seconds of each of `cycles` read_state + write_goal_ticks cycles."""
+    cycle_s = []
+    for _ in range(cycles):
+        begin = time.perf_counter()
+        bus.read_state()
+        bus.write_goal_ticks(goal_ticks)
+        cycle_s.append(time.perf_counter() - begin)
+    return cycle_s
+
+
+def measure_cycles(port: str, cycles: int, warmup: int, block: int = 50) -> list[dict]:
+    """Fast Sync Read and Sync Read cycles on one bus (goals = the first reading), alternating
+    every `block` cycles so that both see the same machine, whatever else runs on it."""
+    cycle_s: dict[bool, list[float]] = {True: [], False: []}
+    retries = dict.fromkeys(cycle_s, 0)
+    with DynamixelBus(port) as bus:
+        goal_ticks = bus.read_state()[0]
+        for fast in cycle_s:
+            bus.fast_sync_read = fast
+            time_cycles(bus, goal_ticks, warmup)
+        while len(cycle_s[False]) < cycles:
+            for fast, times in cycle_s.items():
+                bus.fast_sync_read = fast
+                before = bus.stats["read_retries"]
+                times += time_cycles(bus, goal_ticks, min(block, cycles - len(times)))
+                retries[fast] += bus.stats["read_retries"] - before
+    rows = []
+    for fast, times in cycle_s.items():
+        p50_ms, p95_ms = np.percentile(times, [50, 95]) * 1e3
+        rows.append(
+            {
+                "read": "fast sync read" if fast else "sync read",
+                "cycles": len(times),
+                "p50_ms": p50_ms,
+                "p95_ms": p95_ms,
+                "hz_mean": len(times) / sum(times),
+                "read_retries": retries[fast],
+            }
+        )
+    return rows
+
+
+def measure_loop(port: str, steps: int, seed: int) -> dict:
+    """Loop period of DexNDM-Real-v0 (realtime=True) under half-scale random actions."""
+    env = gym.make("DexNDM-Real-v0", port=port, realtime=True)
+    rng = np.random.default_rng(seed)
+    env.reset(seed=seed)
+    period_s = np.empty(steps)
+    try:
+        for k in range(steps):
+            action = rng.uniform(-0.5, 0.5, 16).astype(np.float32)
+            _, _, terminated, truncated, info = env.step(action)
+            period_s[k] = info["loop_period_s"]
+            if terminated or truncated:
+                env.reset()
+    finally:
+        env.close()
+    p50, p95 = np.percentile(period_s, [50, 95]) * 1e3
+    return {
+        "steps": steps,
+        "p50_ms": p50,
+        "p95_ms": p95,
+        "max_ms": period_s.max() * 1e3,
+        "overruns": int(info["overruns"]),
+    }
+
+
+def print_bus_rows(rows: list[dict]) -> None:
+    print(
+        f"{'server':32} {'read':15} {'cycles':>6} {'p50 ms':>7} {'p95 ms':>7} "
+        f"{'Hz at p50':>9} {'Hz mean':>7} re-reads"
+    )
+    for row in rows:
+        print(
+            f"{row['server']:32} {row['read']:15} {row['cycles']:6d} {row['p50_ms']:7.2f} "
+            f"{row['p95_ms']:7.2f} {1e3 / row['p50_ms']:9.0f} {row['hz_mean']:7.0f} "
+            f"{row['read_retries']}"
+        )
+    low, high = PUBLIC_LEAP_API_HZ
+    print(f"public LEAP API users report {low}-{high} Hz reads on hardware (their figure)")
+
+
+def print_loop(loop: dict) -> None:
+    print(
+        f"\nDexNDM-Real-v0, realtime=True, {loop['steps']} steps, target period "
+        f"{CTRL_DT_S * 1e3:.1f} ms (virtual hand, real time):"
+    )
+    print(
+        f"  period p50 {loop['p50_ms']:.2f} ms, p95 {loop['p95_ms']:.2f} ms, "
+        f"max {loop['max_ms']:.2f} ms, overruns {loop['overruns']}"
+    )
+
+
+def main(args: Args) -> None:
+    cycles, steps = (300, 100) if args.quick else (args.cycles, args.steps)
+    load_before = os.getloadavg()[0]
+    print(
+        f"{os.cpu_count()} CPUs, load average {load_before:.2f}; one bus cycle = group read "
+        "of 16 motors (addr 126, 10 bytes) + sync write of Goal Position (addr 116)"
+    )
+    rows, loop = [], None
+    for name, python_args in SERVERS.items():
+        with server_process(python_args) as port:
+            rows += [{"server": name, **row} for row in measure_cycles(port, cycles, args.warmup)]
+            if "virtual hand" in name and steps:
+                loop = measure_loop(port, steps, args.seed)
+    print_bus_rows(rows)
+    if loop is not None:
+        print_loop(loop)
+    load_after = os.getloadavg()[0]
+    print(f"load average {load_after:.2f} at the end (other work on the machine adds jitter)")
+    if args.out is not None:
+        load = {"cpus": os.cpu_count(), "before": load_before, "after": load_after}
+        figures = {"args": asdict(args), "load_average": load, "bus": rows, "loop": loop}
+        args.out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,139 @@
+"""real/calibrate.py against the virtual LEAP hand served on a pty, and its checks in process."""
+
+from __future__ import annotations
+
+import select
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+
+from dexndm_envs import calibration
+from dexndm_envs.constants import JOINT_NAMES
+from dexndm_envs.dynamixel.server import VirtualDynamixelServer
+from dexndm_envs.hand_config import default_hand_config
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def wait_for_port(server: subprocess.Popen, timeout_s: float) -> str:
+    """The path the server prints as PORT=..., read with a deadline."""
+    deadline = time.monotonic() + timeout_s
+    assert server.stdout is not None
+    while (remaining := deadline - time.monotonic()) > 0:
+        ready, _, _ = select.select([server.stdout], [], [], remaining)
+        line = server.stdout.readline() if ready else ""
+        if line.startswith("PORT="):
+            return line.strip().removeprefix("PORT=")
+        if ready and not line:  # EOF: it died
+            break
+    raise AssertionError(f"virtual hand gave no PORT= line in {timeout_s} s (rc {server.poll()})")
+
+
+@pytest.fixture
+def virtual_hand(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """Start `real/virtual_hand.py --lockstep [flags]` in a subprocess; returns its port."""
+    servers: list[subprocess.Popen] = []
+
+    def start(*flags: str) -> str:
+        with (tmp_path / f"virtual_hand_{len(servers)}.err").open("w") as log:
+            server = subprocess.Popen(
+                [sys.executable, str(ROOT / "real" / "virtual_hand.py"), "--lockstep", *flags],
+                stdout=subprocess.PIPE,
+                stderr=log,  # the child keeps its own copy of the file
+                text=True,
+                cwd=ROOT,
+            )
+        servers.append(server)
+        return wait_for_port(server, timeout_s=30.0)
+
+    yield start
+    for server in servers:
+        server.terminate()
+        try:
+            server.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+        assert server.stdout is not None
+        server.stdout.close()
+
+
+def calibrate(port: str, *flags: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, str(ROOT / "real" / "calibrate.py"), "--port", port]
+    return subprocess.run(
+        [*command, "--check", "--period-s", "0", *flags],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
+
+
+def result_rows(stdout: str) -> dict[str, str]:
+    """joint -> its result (PASS, FAIL, skip) from the table."""
+    rows = [line.split() for line in stdout.splitlines()]
+    return {row[0]: row[-1] for row in rows if row and row[0] in JOINT_NAMES}
+
+
+def test_check_passes_on_the_virtual_hand(virtual_hand: Callable[..., str]) -> None:
+    result = calibrate(virtual_hand())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert set(result_rows(result.stdout).values()) == {"PASS"}
+    assert len(result_rows(result.stdout)) == 16
+    assert result.stdout.strip().endswith("PASS")
+
+
+def test_check_fails_naming_a_joint_with_flipped_direction(
+    virtual_hand: Callable[..., str], tmp_path: Path
+) -> None:
+    config = yaml.safe_load((ROOT / "real" / "leap_hand.yaml").read_text())
+    config["direction"][config["joint_names"].index("mf_pip")] = -1  # bent in the start grasp
+    path = tmp_path / "flipped.yaml"
+    path.write_text(yaml.safe_dump(config))
+    result = calibrate(virtual_hand(), "--hand-config", str(path))
+    assert result.returncode == 1, result.stdout + result.stderr
+    rows = result_rows(result.stdout)
+    assert rows.pop("mf_pip") == "FAIL"
+    assert set(rows.values()) == {"PASS"}
+    assert "motor 6 (mf_pip): reads" in result.stdout
+    assert result.stdout.strip().endswith("FAIL")
+
+
+def test_check_fails_naming_a_dead_motor_quickly(virtual_hand: Callable[..., str]) -> None:
+    port = virtual_hand("--dead-motor", "5")
+    begin = time.monotonic()
+    result = calibrate(port)
+    assert time.monotonic() - begin < 10.0
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result_rows(result.stdout)["mf_mcp"] == "FAIL"
+    assert "motor 5 (mf_mcp): does not answer" in result.stdout
+
+
+def test_person_saying_no_fails_that_joint_only() -> None:
+    hand = default_hand_config()
+    asked: list[str] = []
+
+    def ask(question: str) -> bool:
+        asked.append(question)
+        return "ring finger tip joint" not in question
+
+    with VirtualDynamixelServer(lockstep=True) as server:  # flat hand, simple follower physics
+        bus = calibration.open_bus(server.port_path, hand)
+        try:
+            reports = calibration.survey(bus, hand)
+            settings = calibration.CheckSettings(period_s=0.0)
+            calibration.check_motion(bus, hand, reports, settings, ask=ask)
+        finally:
+            bus.close()
+    assert len(asked) == 16
+    failed = [report.joint for report in reports if not report.passed]
+    assert failed == ["rf_dip"]
+    assert all(report.moved_rad and report.moved_rad > 0.1 for report in reports)
+    assert not calibration.all_passed(reports)
+    table = calibration.format_table(reports)
+    assert "motor 11 (rf_dip): the person saw" in table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import select
+import contextlib
 import subprocess
 import sys
 import time
@@ -14,53 +14,26 @@ import yaml
 
 from dexndm_envs import calibration
 from dexndm_envs.constants import JOINT_NAMES
+from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.dynamixel.server import VirtualDynamixelServer
 from dexndm_envs.hand_config import default_hand_config
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def wait_for_port(server: subprocess.Popen, timeout_s: float) -> str:
-    """The path the server prints as PORT=..., read with a deadline."""
-    deadline = time.monotonic() + timeout_s
-    assert server.stdout is not None
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([server.stdout], [], [], remaining)
-        line = server.stdout.readline() if ready else ""
-        if line.startswith("PORT="):
-            return line.strip().removeprefix("PORT=")
-        if ready and not line:  # EOF: it died
-            break
-    raise AssertionError(f"virtual hand gave no PORT= line in {timeout_s} s (rc {server.poll()})")
-
-
 @pytest.fixture
 def virtual_hand(tmp_path: Path) -> Iterator[Callable[..., str]]:
     """Start `real/virtual_hand.py --lockstep [flags]` in a subprocess; returns its port."""
-    servers: list[subprocess.Popen] = []
+    with contextlib.ExitStack() as servers:
 
-    def start(*flags: str) -> str:
-        with (tmp_path / f"virtual_hand_{len(servers)}.err").open("w") as log:
-            server = subprocess.Popen(
-                [sys.executable, str(ROOT / "real" / "virtual_hand.py"), "--lockstep", *flags],
-                stdout=subprocess.PIPE,
-                stderr=log,  # the child keeps its own copy of the file
-                text=True,
-                cwd=ROOT,
+        def start(*flags: str) -> str:
+            command = [sys.executable, str(ROOT / "real" / "virtual_hand.py"), "--lockstep"]
+            log = servers.enter_context((tmp_path / "virtual_hand.err").open("a"))
+            return servers.enter_context(
+                served_port([*command, *flags], stderr=log, cwd=ROOT, timeout_s=30.0)
             )
-        servers.append(server)
-        return wait_for_port(server, timeout_s=30.0)
 
-    yield start
-    for server in servers:
-        server.terminate()
-        try:
-            server.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        assert server.stdout is not None
-        server.stdout.close()
+        yield start
 
 
 def calibrate(port: str, *flags: str) -> subprocess.CompletedProcess:

@@ -8,7 +8,6 @@ import dataclasses
 import json
 import os
 import re
-import selectors
 import signal
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from dexndm_envs import interface
 from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data import load_episodes
 from dexndm_envs.dynamixel.bus import DynamixelBus
+from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.hand_config import default_hand_config
 
 REPO = Path(__file__).resolve().parent.parent
@@ -43,23 +43,9 @@ def wait_for(condition, timeout_s: float, what: str) -> None:
 @contextlib.contextmanager
 def virtual_hand(log_path: Path, *options: str) -> Iterator[str]:
     """A chaos-box virtual hand served on a pty; yields its path, stops it on exit."""
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [sys.executable, str(REPO / "real" / "virtual_hand.py"), *options],
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            cwd=REPO,
-        )
-        try:
-            yield _read_port(server, timeout_s=60.0)
-        finally:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
+    command = [sys.executable, str(REPO / "real" / "virtual_hand.py"), *options]
+    with log_path.open("w") as log, served_port(command, stderr=log, cwd=REPO) as port:
+        yield port
 
 
 @pytest.fixture(scope="module")
@@ -68,22 +54,6 @@ def hand_port(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log_path = tmp_path_factory.mktemp("virtual_hand") / "stderr.txt"
     with virtual_hand(log_path, *VIRTUAL_HAND_OPTIONS, "--lockstep") as port:
         yield port
-
-
-def _read_port(server: subprocess.Popen, timeout_s: float) -> str:
-    assert server.stdout is not None
-    deadline = time.monotonic() + timeout_s
-    with selectors.DefaultSelector() as selector:
-        selector.register(server.stdout, selectors.EVENT_READ)
-        while time.monotonic() < deadline:
-            if not selector.select(timeout=deadline - time.monotonic()):
-                break
-            line = server.stdout.readline()
-            if not line:
-                pytest.fail(f"virtual hand exited with {server.wait()} before printing PORT=")
-            if line.startswith("PORT="):
-                return line.strip().removeprefix("PORT=")
-    pytest.fail(f"virtual hand printed no PORT= line within {timeout_s} s")
 
 
 def collector_command(port: str, out: Path, *options: str) -> list[str]:

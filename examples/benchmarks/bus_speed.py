@@ -33,15 +33,10 @@ Usage:
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import select
-import subprocess
 import sys
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -52,6 +47,7 @@ import tyro
 import dexndm_envs  # noqa: F401
 from dexndm_envs.constants import CTRL_DT_S
 from dexndm_envs.dynamixel.bus import DynamixelBus
+from dexndm_envs.dynamixel.process import served_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_LEAP_API_HZ = (30, 90)
@@ -87,29 +83,6 @@ SERVERS = {
     "virtual hand (MuJoCo, real time)": [str(ROOT / "real" / "virtual_hand.py")],
 }
 """How to start each server in its own process: arguments to the Python interpreter."""
-
-
-@contextlib.contextmanager
-def server_process(python_args: list[str], timeout_s: float = 60.0) -> Iterator[str]:
-    """Run a server that prints PORT=<pty>; yields the pty, terminates the server after."""
-    server = subprocess.Popen(
-        [sys.executable, *python_args], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert server.stdout is not None
-        deadline, line = time.monotonic() + timeout_s, ""
-        while not line.startswith("PORT=") and time.monotonic() < deadline:
-            ready, _, _ = select.select([server.stdout], [], [], deadline - time.monotonic())
-            line = server.stdout.readline() if ready else ""
-            if ready and not line:
-                raise RuntimeError(f"server {python_args} exited (rc {server.wait()})")
-        if not line.startswith("PORT="):
-            raise RuntimeError(f"server {python_args} printed no PORT= line in {timeout_s} s")
-        threading.Thread(target=server.stdout.read, daemon=True).start()  # keep the pipe drained
-        yield line.strip().removeprefix("PORT=")
-    finally:
-        server.terminate()
-        server.wait(10)
 
 
 def time_cycles(bus: DynamixelBus, goal_ticks: np.ndarray, cycles: int) -> list[float]:
@@ -215,7 +188,7 @@ def main(args: Args) -> None:
     )
     rows, loop = [], None
     for name, python_args in SERVERS.items():
-        with server_process(python_args) as port:
+        with served_port([sys.executable, *python_args]) as port:
             rows += [{"server": name, **row} for row in measure_cycles(port, cycles, args.warmup)]
             if "virtual hand" in name and steps:
                 loop = measure_loop(port, steps, args.seed)

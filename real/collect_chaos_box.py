@@ -60,6 +60,9 @@ Episode e replays trajectory e mod n_traj. Default: the built-in smooth random g
     """Keep the 20 Hz period; --no-realtime steps as fast as the bus allows (lockstep hand)."""
     hardware_note: str = ""
     """Recorded with every episode, e.g. "virtual default seed 0" or the hand's serial."""
+    bus_timeout_ms: float = 0.0
+    """Least wait for a motor's reply (0: the SDK's ~34 ms); raise it (e.g. 200) for a lockstep
+    virtual hand in the chaos box, which computes a control period of physics per write."""
 
 
 class Plan(NamedTuple):
@@ -103,6 +106,7 @@ def collect(args: Args, plan: Plan) -> tuple[int, int, int]:
         hand_config=plan.hand,
         wrist=args.wrist,
         realtime=args.realtime,
+        bus_timeout_ms=args.bus_timeout_ms,
     )
     episodes = steps = 0
     stop = chaos.StopRequest()

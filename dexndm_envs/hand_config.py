@@ -25,6 +25,7 @@ import yaml
 
 from dexndm_envs.constants import HARDWARE_ANGLE_OFFSET_RAD, JOINT_NAMES, MOTOR_IDS, NUM_JOINTS
 from dexndm_envs.dynamixel.control_table import RAD_PER_TICK
+from dexndm_envs.settings_file import read_fields
 
 OPERATING_MODE_CURRENT_BASED_POSITION = 5
 """Operating Mode (addr 11) value of current-based position control (e-Manual)."""
@@ -152,22 +153,7 @@ def load_hand_config(path: str | Path | None) -> HandConfig:
     if path is None:
         return default_hand_config()
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as err:
-        raise HandConfigError(f"cannot read hand config {path}: {err}") from None
-    try:
-        raw = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as err:
-        raise HandConfigError(f"hand config {path} is not valid {path.suffix[1:]}: {err}") from None
-    if not isinstance(raw, dict):
-        raise HandConfigError(f"hand config {path} must hold a mapping of settings")
-    names = {f.name for f in dataclasses.fields(HandConfig)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise HandConfigError(
-            f"unknown keys in {path}: {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
-        )
+    raw = read_fields(path, HandConfig, HandConfigError, "hand config", noun="keys")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     try:
         return HandConfig(**values)

@@ -14,16 +14,15 @@ public number exists the value is ours, and says so.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from dexndm_envs.constants import NUM_JOINTS
+from dexndm_envs.settings_file import read_fields
 
 
 class ProfileError(ValueError):
@@ -138,22 +137,7 @@ def load_profile(profile: str | Path | HardwareProfile) -> HardwareProfile:
             f"unknown hardware profile {text!r}; presets: {', '.join(PROFILES)}, "
             "or the path of a .yaml/.json file"
         )
-    try:
-        raw = (
-            json.loads(path.read_text())
-            if path.suffix == ".json"
-            else yaml.safe_load(path.read_text())
-        )
-    except (OSError, json.JSONDecodeError, yaml.YAMLError) as err:
-        raise ProfileError(f"cannot read hardware profile {path}: {err}") from None
-    if not isinstance(raw, dict):
-        raise ProfileError(f"hardware profile {path} must hold a mapping of fields")
-    names = {f.name for f in dataclasses.fields(HardwareProfile)}
-    unknown = sorted(set(raw) - names)
-    if unknown:
-        raise ProfileError(
-            f"unknown fields in {path}: {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
-        )
+    raw = read_fields(path, HardwareProfile, ProfileError, "hardware profile")
     raw.setdefault("name", path.stem)
     try:
         return HardwareProfile(**raw)

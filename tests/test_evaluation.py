@@ -1,0 +1,279 @@
+"""Policy evaluation: metrics against an analytic spin in the env, grids, tables, the program."""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+import pytest
+
+import dexndm_envs  # noqa: F401  (registers the environments)
+from dexndm_agents.evaluation import (
+    GridRow,
+    ZeroPolicy,
+    evaluate_grid,
+    format_table,
+    run_episode,
+    save_table,
+)
+from dexndm_envs import geometry
+
+GRID = {"object_sets": ["cube"], "wrists": ["palm_up", "palm_down"], "axes": ["+z"]}
+
+
+class FreeSpin(gym.Wrapper):
+    """After each reset: no gravity, no contacts, the object spinning about world z at omega.
+
+    With nothing acting on it, a body whose inertia is isotropic (the cube's is) keeps spinning
+    at exactly omega about the same world axis, so every step's info["rot_vel"] is omega.
+    """
+
+    def __init__(self, env: gym.Env, omega_rad_s: float) -> None:
+        super().__init__(env)
+        self.omega_rad_s = omega_rad_s
+
+    def reset(self, **kwargs):
+        obs, info = self.env.reset(**kwargs)
+        model, data = self.env.unwrapped.model, self.env.unwrapped.data
+        model.opt.gravity[:] = 0.0
+        model.opt.disableflags |= int(mujoco.mjtDisableBit.mjDSBL_CONTACT)
+        joint = model.joint("object_joint").id
+        dof, qpos = int(model.jnt_dofadr[joint]), int(model.jnt_qposadr[joint])
+        # a free joint's angular velocity is in the body frame: rotate world z into it
+        body_rot = data.xmat[model.body("object").id].reshape(3, 3)
+        data.qvel[dof : dof + 6] = 0.0
+        data.qvel[dof + 3 : dof + 6] = body_rot.T @ np.array([0.0, 0.0, self.omega_rad_s])
+        self.object_qpos = qpos
+        self.start_quat = data.qpos[qpos + 3 : qpos + 7].copy()
+        return obs, info
+
+
+@pytest.mark.parametrize(
+    ("axis", "omega_rad_s", "max_steps", "steps"),
+    [("+z", 1.0, 40, 40), ("-z", 0.15, None, 400)],  # None: to the env's 400-step time limit
+)
+def test_free_spin_gives_the_analytic_rotr_ttf_and_rotation(axis, omega_rad_s, max_steps, steps):
+    env = gym.make("DexNDM-Rotate-v0", object_set="cube", axis=axis, domain_randomization=False)
+    model = env.unwrapped.model
+    joint = model.joint("object_joint").id
+    dof = int(model.jnt_dofadr[joint])
+    # nothing may slow the spin: no damping, armature or friction loss on the free joint, and
+    # an isotropic inertia (no precession) about the body origin (no wobble)
+    assert not model.dof_damping[dof : dof + 6].any()
+    assert not model.dof_armature[dof : dof + 6].any()
+    assert not model.dof_frictionloss[dof : dof + 6].any()
+    inertia = model.body_inertia[model.body("object").id]
+    assert np.ptp(inertia) == pytest.approx(0.0, abs=1e-12 * inertia.max())
+    assert not model.body_ipos[model.body("object").id].any()
+
+    spin = FreeSpin(env, omega_rad_s)
+    result = run_episode(spin, ZeroPolicy(), seed=0, max_steps=max_steps)
+    env.close()
+
+    dt_s = env.unwrapped.dt
+    sign = 1.0 if axis == "+z" else -1.0
+    m = result.metrics
+    assert m.steps == steps and not m.dropped
+    assert m.rotr == pytest.approx(sign * omega_rad_s * steps, rel=1e-12)
+    assert m.rotation_rad == pytest.approx(sign * omega_rad_s * steps * dt_s, rel=1e-12)
+    assert m.ttf == 1.0
+    assert m.ttf_s == pytest.approx(steps * dt_s)
+    assert m.rotp == pytest.approx(0.0, abs=1e-9)
+    expected_curve = sign * omega_rad_s * dt_s * np.arange(1, steps + 1)
+    np.testing.assert_allclose(result.rotation_curve_rad, expected_curve, rtol=1e-12)
+    # and the object did turn that far about world z (qpos: xquat lags one substep behind)
+    end_quat = env.unwrapped.data.qpos[spin.object_qpos + 3 : spin.object_qpos + 7]
+    turned = geometry.axis_angle_quat(np.array([0.0, 0.0, 1.0]), omega_rad_s * steps * dt_s)
+    expected_quat = geometry.quat_mul(turned, spin.start_quat)
+    assert geometry.quat_angle(end_quat, expected_quat) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize(
+    "env_kwargs",
+    [{}, {"hardware": "virtual", "domain_randomization": True}],
+    ids=["ideal", "virtual_dr"],
+)
+def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs):
+    def grid() -> list[GridRow]:
+        return evaluate_grid(
+            ZeroPolicy(),
+            **GRID,
+            episodes=2,
+            seed=5,
+            env_kwargs=env_kwargs,
+            max_steps=15,
+            progress=False,
+        )
+
+    rows = grid()
+    assert [(r.object_set, r.wrist, r.axis, r.episodes) for r in rows] == [
+        ("cube", "palm_up", "+z", 2),
+        ("cube", "palm_down", "+z", 2),
+    ]
+    for row in rows:
+        metrics = []
+        for seed in (5, 6):  # a fresh env per episode: the grid's reuse of one env changes nothing
+            env = gym.make(
+                "DexNDM-Rotate-v0", object_set="cube", wrist=row.wrist, axis="+z", **env_kwargs
+            )
+            metrics.append(run_episode(env, ZeroPolicy(), seed, max_steps=15).metrics)
+            env.close()
+        assert row.rotr_mean == np.mean([m.rotr for m in metrics])
+        assert row.rotr_std == np.std([m.rotr for m in metrics])
+        assert row.ttf_mean == np.mean([m.ttf for m in metrics])
+        assert row.rotp_mean == np.mean([m.rotp for m in metrics])
+        assert row.rotation_rad_mean == np.mean([m.rotation_rad for m in metrics])
+        assert row.drop_rate == np.mean([m.dropped for m in metrics])
+    assert [r.as_dict() for r in grid()] == [r.as_dict() for r in rows]
+
+
+class RecordingPolicy:
+    """Zero actions; records what predict is given, and hands out a counter as its state."""
+
+    def __init__(self) -> None:
+        self.env_kwargs = {"obs_mode": "oracle", "history_len": 2, "object_set": "cylinder"}
+        self.calls: list[tuple[tuple[int, ...], object, bool]] = []
+
+    def predict(self, observation, state=None, episode_start=None, deterministic=False):
+        self.calls.append((np.shape(observation), state, bool(episode_start[0])))
+        return np.zeros((1, 16), dtype=np.float32), len(self.calls)  # a batch of one is fine
+
+
+def test_grid_envs_take_the_policys_options_under_the_callers_and_the_grids(monkeypatch):
+    made = []
+    make = gym.make
+    monkeypatch.setattr(gym, "make", lambda env_id, **kw: made.append(kw) or make(env_id, **kw))
+    policy = RecordingPolicy()
+    evaluate_grid(
+        policy,
+        ["cube"],
+        ["palm_up"],
+        ["-x"],
+        2,
+        env_kwargs={"history_len": 4},
+        max_steps=3,
+        progress=False,
+    )
+    assert made == [
+        {
+            "obs_mode": "oracle",
+            "history_len": 4,
+            "object_set": "cube",
+            "wrist": "palm_up",
+            "axis": "-x",
+        }
+    ]
+    env = make("DexNDM-Rotate-v0", object_set="cube", obs_mode="oracle", history_len=4)
+    obs_shape = env.observation_space.shape
+    env.close()
+    # recurrent state goes back in; episode_start is set on each episode's first step only
+    assert policy.calls == [
+        (obs_shape, None, True),
+        (obs_shape, 1, False),
+        (obs_shape, 2, False),
+        (obs_shape, None, True),
+        (obs_shape, 4, False),
+        (obs_shape, 5, False),
+    ]
+
+
+def test_save_table_round_trips_through_csv_and_json(tmp_path):
+    rows = [
+        GridRow("cube", "palm_up", "+z", 3, 12.5, 1.25, 0.75, 0.125, 0.3, 0.625, 1 / 3),
+        GridRow("cylinder", "palm_down", "-x", 3, -4.0, 0.0, 1.0, 0.0, 0.1, -0.2, 0.0),
+    ]
+    csv_path, json_path = save_table(rows, tmp_path / "out", stem="grid")
+    assert (csv_path.name, json_path.name) == ("grid.csv", "grid.json")
+    assert json.loads(json_path.read_text()) == [row.as_dict() for row in rows]
+    with csv_path.open(newline="") as f:
+        read = list(csv.DictReader(f))
+    types = {"object_set": str, "wrist": str, "axis": str, "episodes": int}
+    assert [GridRow(**{k: types.get(k, float)(v) for k, v in r.items()}) for r in read] == rows
+    table = format_table(rows).splitlines()
+    words = [" ".join(line.split()) for line in table]  # the words, without the alignment
+    assert words[0] == "object set wrist axis eps RotR TTF RotP rot (rad) drops"
+    assert words[2] == "cube palm_up +z 3 12.50 ± 1.25 0.750 ± 0.125 0.300 0.62 33%"
+    assert len({len(line) for line in table[:2]}) == 1  # header and rule aligned
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"object_sets": []}, "object_sets is empty"),
+        ({"wrists": []}, "wrists is empty"),
+        ({"axes": "+z"}, "axes must be a list"),
+        ({"episodes": 0}, "episodes must be at least 1"),
+        ({"max_steps": 0}, "max_steps must be at least 1"),
+        ({"wrists": ["palm_up", "sideways"]}, "unknown wrist 'sideways'"),
+        ({"axes": ["+w"]}, "unknown axis '\\+w'"),
+        ({"object_sets": ["cube", "teapot"]}, "unknown object set 'teapot'"),
+    ],
+)
+def test_bad_grids_are_refused_before_any_env_is_made(monkeypatch, kwargs, message):
+    monkeypatch.setattr(gym, "make", lambda *a, **kw: pytest.fail("an env was made"))
+    with pytest.raises(ValueError, match=message):
+        evaluate_grid(ZeroPolicy(), **{**GRID, **kwargs}, progress=False)
+
+
+def test_recording_needs_an_rgb_array_env():
+    env = gym.make("DexNDM-Rotate-v0", object_set="cube")
+    with pytest.raises(ValueError, match="render_mode='rgb_array'"):
+        run_episode(env, ZeroPolicy(), seed=0, record=True)
+    with pytest.raises(ValueError, match="max_steps must be at least 1"):
+        run_episode(env, ZeroPolicy(), seed=0, max_steps=0)
+    env.close()
+
+
+def run_evaluate(repo_root, *args: str) -> str:
+    result = subprocess.run(
+        [sys.executable, str(repo_root / "examples/evaluate.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=repo_root,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.mark.parametrize("hardware", ["ideal", "virtual"])
+def test_evaluate_program_prints_and_saves_the_table(repo_root, tmp_path, hardware):
+    video = ["--video"] if hardware == "virtual" else []
+    out = run_evaluate(
+        repo_root,
+        *("--policy", "zero", "--episodes", "1", "--max-steps", "8", "--hardware", hardware),
+        *("--object-sets", "cube", "--wrists", "palm_up", "palm_down", "--out-dir", str(tmp_path)),
+        *video,
+    )
+    assert f"hardware: {hardware}" in out
+    lines = out.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("object set"))
+    assert "RotR" in lines[header] and "TTF" in lines[header] and "RotP" in lines[header]
+    assert [line.split()[:4] for line in lines[header + 2 : header + 4]] == [
+        ["cube", "palm_up", "+z", "1"],
+        ["cube", "palm_down", "+z", "1"],
+    ]
+    assert f"csv: {tmp_path / 'evaluation.csv'}" in out
+    saved = json.loads((tmp_path / "evaluation.json").read_text())
+    assert [(r["wrist"], r["episodes"]) for r in saved] == [("palm_up", 1), ("palm_down", 1)]
+    assert (tmp_path / "evaluation.csv").read_text().count("\n") == 3
+    videos = sorted(p.name for p in tmp_path.glob("*.mp4"))
+    assert videos == (["cube_palm_down_pz.mp4", "cube_palm_up_pz.mp4"] if video else [])
+    assert all((tmp_path / name).stat().st_size > 5_000 for name in videos)
+
+
+def test_evaluate_program_names_what_policy_it_wants(repo_root, tmp_path):
+    result = subprocess.run(
+        [sys.executable, str(repo_root / "examples/evaluate.py"), "--policy", "nope.zip"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "no such file" in result.stderr and "pretrained, zero, random" in result.stderr

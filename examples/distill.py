@@ -1,0 +1,147 @@
+"""Distil the specialists into one proprioceptive generalist (DexNDM's second stage).
+
+Each specialist runs `--episodes` episodes in its own env (its training options, with its
+category as the object set); the episodes that hold the object to the end (400 steps, or
+`--episode-steps` when capped: then "success" is no drop within the cap) become a behaviour
+cloning dataset of proprio observations (history `--history-len`, wrist, axis) and the
+specialists' actions. The generalist (a residual MLP) is fitted to it with a 9:1 split by
+episode. Written to --out-dir: bc_dataset.npz, generalist.pt, bc_loss.png; a short
+evaluation table is printed, then MODEL=<generalist.pt> last. The generalist acts on proprio
+observations only, so it runs on DexNDM-Real-v0 too (history_len from generalist.env_kwargs).
+
+Usage:
+    python examples/distill.py --specialists runs/specialists/specialists.json
+    python examples/distill.py --specialists runs/a/best_model.zip runs/b/best_model.zip \\
+        --episodes 50 --epochs 30 --width 512 --blocks 3 --out-dir runs/generalist
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tyro
+
+from dexndm_agents.distillation import behaviour_clone, collect_rollouts
+from dexndm_agents.evaluation import evaluate_grid, format_table
+from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
+
+
+@dataclass
+class Args:
+    """Collect the specialists' successful rollouts and behaviour-clone a generalist."""
+
+    specialists: list[Path]
+    """A specialists.json from train_specialists.py, or policy files (.zip)."""
+    out_dir: Path = Path("runs/generalist")
+    episodes: int = 100
+    """Episodes per specialist."""
+    episode_steps: int | None = None
+    """Cap on steps per episode (400 otherwise); "success" is then no drop within the cap."""
+    success_only: bool = True
+    """Keep only the episodes that hold the object (the paper); --no-success-only keeps all."""
+    history_len: int = 10
+    """T of the generalist's proprio observation (paper: 10)."""
+    domain_randomization: bool | None = None
+    """Collect with randomisation on/off (the specialists' own setting by default)."""
+    width: int = 1024
+    """Width of the residual MLP (paper: 1024)."""
+    blocks: int = 5
+    """Residual blocks (paper: 5)."""
+    epochs: int = 50
+    batch_size: int = 1024
+    lr: float = 3e-4
+    val_fraction: float = 0.1
+    """Share of episodes held out for validation (the best validation weights are kept)."""
+    seed: int = 0
+    eval_episodes: int = 3
+    """Evaluation episodes per category (0: no evaluation)."""
+    device: str = "cpu"
+
+
+def load_teachers(paths: list[Path], device: str) -> dict[str, tuple[Policy, dict[str, Any]]]:
+    """name -> (policy, its training env options with object_set = its category)."""
+    if len(paths) == 1 and paths[0].suffix == ".json":
+        index = json.loads(paths[0].read_text())
+        sources = [(c, paths[0].parent / p) for c, p in index.items()]  # relative to the file
+    else:
+        sources = [(None, path) for path in paths]
+    teachers: dict[str, tuple[Policy, dict[str, Any]]] = {}
+    for category, path in sources:
+        policy = load_policy(path, device=device)
+        env_kwargs = policy_env_kwargs(policy)
+        category = category or env_kwargs.get("object_set")
+        if not isinstance(category, str):
+            raise SystemExit(
+                f"{path}: no single object category in its options ({category!r}); "
+                "name it in a specialists.json (category -> policy path)"
+            )
+        name = category if category not in teachers else f"{category}_{len(teachers)}"
+        teachers[name] = (policy, {**env_kwargs, "object_set": category})
+    return teachers
+
+
+def main(args: Args) -> None:
+    teachers = load_teachers(args.specialists, args.device)
+    overrides = {}
+    if args.domain_randomization is not None:
+        overrides["domain_randomization"] = args.domain_randomization
+    dataset = collect_rollouts(
+        teachers, args.episodes, args.seed, args.history_len, overrides, args.success_only,
+        episode_steps=args.episode_steps,
+    )  # fmt: skip
+    print(dataset.summary())
+    print(f"dataset: {dataset.save(args.out_dir / 'bc_dataset.npz')} ({len(dataset.obs)} samples)")
+    # the generalist acts under the options every teacher shares, on all their categories
+    kwargs = [{**kw, **overrides} for _, kw in teachers.values()]
+    shared = {k: v for k, v in kwargs[0].items() if all(kw.get(k) == v for kw in kwargs)}
+    shared["object_set"] = list(dict.fromkeys(kw["object_set"] for kw in kwargs))
+    try:
+        generalist, history = behaviour_clone(
+            dataset, args.width, args.blocks, args.epochs, args.batch_size, args.lr,
+            args.val_fraction, args.seed, device=args.device, env_kwargs=shared,
+        )  # fmt: skip
+    except ValueError as err:  # say it in the program's flags
+        flags = str(err).replace("success_only=False", "--no-success-only")
+        raise SystemExit(flags.replace("val_fraction=0", "--val-fraction 0")) from None
+    model_path = generalist.save(args.out_dir / "generalist.pt")
+    losses = history["val_loss"] or history["train_loss"]
+    print(f"kept epoch {history['best_epoch']}: loss {losses[history['best_epoch']]:.4g}")
+    print(f"loss plot: {plot_losses(history, args.out_dir / 'bc_loss.png')}")
+    if args.eval_episodes > 0:
+        rows = evaluate_grid(
+            generalist,
+            shared["object_set"],
+            sorted({str(kw.get("wrist", "palm_up")) for kw in kwargs}),
+            sorted({str(kw.get("axis", "+z")) for kw in kwargs}),
+            episodes=args.eval_episodes,
+            seed=args.seed + 100_000,  # seeds the teachers' rollouts did not use
+            max_steps=args.episode_steps,
+        )
+        print(format_table(rows))
+    print(f"MODEL={model_path}")
+
+
+def plot_losses(history: dict[str, Any], path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot(history["train_loss"], label="train")
+    if history["val_loss"]:
+        ax.plot(history["val_loss"], label="validation")
+        ax.axvline(history["best_epoch"], color="gray", linestyle=":", label="best (kept)")
+    ax.set(xlabel="epoch", ylabel="action MSE", yscale="log", title="behaviour cloning")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,17 +1,25 @@
 """Periodic finger gaits, and the cross-entropy search that finds one which rotates an object.
 
-A gait is open loop: every joint's relative action is a sum of harmonics of one frequency,
+A gait is open loop with respect to the object. In the "action" space every joint's relative
+action is a sum of harmonics of one frequency,
 
     a_j(t) = clip(sum_h A_hj cos(2 pi h f t + phi_hj), -1, 1),
 
-so the joint targets (the integral of the actions) cycle. It needs no observation at all, which
-makes it a cheap teacher: `search_gait` tunes amplitudes, phases and frequency with the
-cross-entropy method on the paper's RotR (dexndm_envs.metrics), and the distillation
-(dexndm_agents.distillation) turns the gait's rollouts into a proprioceptive generalist that
-acts on what the hand reports, as the paper does with its PPO specialists.
+so the joint targets (the integral of the actions) cycle. In the "target" space the harmonics
+shape the targets themselves around the grasp the episode started from,
 
-A gait acts through SB3's predict signature; its `state` is the step counter, restarted where
-`episode_start` is true (as SB3 does for recurrent policies).
+    q*_j(t) = q0_j + sum_h A_hj (cos(2 pi h f t + phi_hj) - cos(phi_hj))   (A in rad),
+
+and the action steers the current target (read from the observation) toward q*(t + 1) as fast
+as the action limit allows, so the cycle cannot drift when a joint limit clips a target. It needs
+nothing of the object, which makes it a cheap teacher: `search_gait` tunes amplitudes, phases
+and frequency with the cross-entropy method on the paper's RotR (dexndm_envs.metrics), and
+the distillation (dexndm_agents.distillation) turns the gait's rollouts into a proprioceptive
+generalist that acts on what the hand reports, as the paper does with its PPO specialists.
+
+A gait acts through SB3's predict signature; its `state` is the step counter (and, in the
+target space, the starting targets), restarted where `episode_start` is true (as SB3 does for
+recurrent policies).
 """
 
 from __future__ import annotations
@@ -24,12 +32,16 @@ from typing import Any
 
 import numpy as np
 
-from dexndm_envs.constants import NUM_JOINTS
+from dexndm_envs import interface
+from dexndm_envs.constants import MAX_DELTA_RAD, NUM_JOINTS
 
 GAIT_FORMAT = "periodic_gait/1"
+SPACES = ("action", "target")
 MAX_AMPLITUDE = 3.0
 """Amplitudes above 1 saturate the action: the target then moves at full speed (1/24 rad per
 step) for part of each cycle, a trapezoid rather than a sine."""
+MAX_TARGET_AMPLITUDE_RAD = 0.6
+"""Largest target-space amplitude searched (rad, per harmonic)."""
 
 
 @dataclass
@@ -42,6 +54,8 @@ class PeriodicGait:
         frequency_hz: the fundamental frequency.
         dt_s: the control period the gait is stepped at (the env's dt, 0.05 s).
         env_kwargs: the env options it was found on.
+        space: "action" or "target" (module docstring).
+        history_len: T of the proprio observation (target space: where the targets are).
     """
 
     amplitudes: np.ndarray
@@ -49,6 +63,8 @@ class PeriodicGait:
     frequency_hz: float
     dt_s: float = 0.05
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    space: str = "action"
+    history_len: int = 3
 
     def __post_init__(self) -> None:
         self.amplitudes = np.atleast_2d(np.asarray(self.amplitudes, dtype=np.float64))
@@ -63,13 +79,40 @@ class PeriodicGait:
                 f"frequency_hz must be in (0, {0.5 / self.dt_s:g}) Hz at dt {self.dt_s} s, "
                 f"got {self.frequency_hz}"
             )
+        if self.space not in SPACES:
+            raise ValueError(f"unknown gait space {self.space!r}; valid: {', '.join(SPACES)}")
         self._harmonics = np.arange(1, len(self.amplitudes) + 1)[:, None]
+        # where the newest joint targets sit in a proprio observation of history T
+        start = (2 * self.history_len - 1) * NUM_JOINTS
+        self._newest_targets = slice(start, start + NUM_JOINTS)
 
-    def action(self, step: int) -> np.ndarray:
-        """The action at control step `step` of an episode, float32 (16,)."""
+    def _wave(self, step: int) -> np.ndarray:
         angle = 2 * np.pi * self.frequency_hz * step * self.dt_s * self._harmonics
-        raw = (self.amplitudes * np.cos(angle + self.phases_rad)).sum(axis=0)
-        return np.clip(raw, -1.0, 1.0).astype(np.float32)
+        return (self.amplitudes * np.cos(angle + self.phases_rad)).sum(axis=0)
+
+    def action(
+        self, step: int, targets_rad: np.ndarray | None = None, start_rad=None
+    ) -> np.ndarray:
+        """The action at control step `step` of an episode, float32 (16,).
+
+        The target space needs the current targets and those the episode started from.
+        """
+        if self.space == "action":
+            return np.clip(self._wave(step), -1.0, 1.0).astype(np.float32)
+        if targets_rad is None or start_rad is None:
+            raise ValueError("a target-space gait needs the current and starting targets")
+        goal = start_rad + self._wave(step + 1) - self._wave_at_zero
+        return np.clip((goal - targets_rad) / MAX_DELTA_RAD, -1.0, 1.0).astype(np.float32)
+
+    @property
+    def _wave_at_zero(self) -> np.ndarray:
+        return (self.amplitudes * np.cos(self.phases_rad)).sum(axis=0)
+
+    def targets_of(self, observation: np.ndarray) -> np.ndarray:
+        """The newest joint targets (rad) in proprio observations (..., D)."""
+        return interface.unnormalize_joints(
+            np.asarray(observation, dtype=np.float64)[..., self._newest_targets]
+        )
 
     def predict(
         self,
@@ -78,14 +121,24 @@ class PeriodicGait:
         episode_start: np.ndarray | None = None,
         deterministic: bool = True,
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
-        """SB3's signature; state is the per-env step counter (the gait ignores observations)."""
+        """SB3's signature; state is (step counter, starting targets) per env."""
         batched = np.ndim(observation) == 2
         n = len(observation) if batched else 1
-        steps = np.zeros(n, dtype=np.int64) if state is None else np.array(state[0]).reshape(n)
+        obs = np.asarray(observation).reshape(n, -1)
+        targets = self.targets_of(obs) if self.space == "target" else np.zeros((n, NUM_JOINTS))
+        if state is None:
+            steps, start = np.zeros(n, dtype=np.int64), targets.copy()
+        else:
+            steps = np.array(state[0]).reshape(n)
+            start = np.array(state[1]).reshape(n, NUM_JOINTS)
         if episode_start is not None:
-            steps = np.where(np.asarray(episode_start, dtype=bool).reshape(n), 0, steps)
-        actions = np.stack([self.action(int(s)) for s in steps])
-        return (actions if batched else actions[0]), (steps + 1,)
+            restart = np.asarray(episode_start, dtype=bool).reshape(n)
+            steps = np.where(restart, 0, steps)
+            start = np.where(restart[:, None], targets, start)
+        actions = np.stack(
+            [self.action(int(s), q, q0) for s, q, q0 in zip(steps, targets, start, strict=True)]
+        )
+        return (actions if batched else actions[0]), (steps + 1, start)
 
     # ------------------------------------------------------------ parameters
     @property
@@ -121,6 +174,8 @@ class PeriodicGait:
             "frequency_hz": self.frequency_hz,
             "dt_s": self.dt_s,
             "env_kwargs": self.env_kwargs,
+            "space": self.space,
+            "history_len": self.history_len,
         }
         path.write_text(json.dumps(record, indent=1))
         return path
@@ -136,6 +191,8 @@ class PeriodicGait:
             record["frequency_hz"],
             record["dt_s"],
             record.get("env_kwargs", {}),
+            record.get("space", "action"),
+            record.get("history_len", 3),
         )
 
 
@@ -198,18 +255,20 @@ def episode_rotr(env: Any, gait: PeriodicGait, seed: int) -> float:
     from dexndm_envs.metrics import MetricsTracker
 
     tracker = MetricsTracker(env.unwrapped.dt)
-    env.reset(seed=seed)
-    step, done = 0, False
+    obs, _ = env.reset(seed=seed)
+    state, done = None, False
     while not done:
-        _, _, terminated, truncated, info = env.step(gait.action(step))
+        action, state = gait.predict(obs, state)
+        obs, _, terminated, truncated, info = env.step(action)
         tracker.add(info)
-        step, done = step + 1, terminated or truncated
+        done = terminated or truncated
     return tracker.result().rotr
 
 
 def search_gait(
     env_kwargs: dict[str, Any],
     harmonics: int = 1,
+    space: str = "action",
     generations: int = 60,
     population: int = 20,
     elite: int = 5,
@@ -222,6 +281,7 @@ def search_gait(
     Args:
         env_kwargs: options of DexNDM-Rotate-v0 (object set, wrist, axis, ...).
         harmonics: harmonics per joint (1: a sine per joint).
+        space: "action" or "target" (module docstring).
         generations, population, elite: of the cross-entropy method.
         episodes: episodes per candidate (each on a fresh object and grasp of the set).
         seed: seeds the search and the episodes: the same seed gives the same gait.
@@ -238,16 +298,23 @@ def search_gait(
     dt_s = env.unwrapped.dt
     rng = np.random.default_rng(seed)
     n = harmonics * NUM_JOINTS
+    # amplitudes: of the action (saturating above 1), or of the target in rad
+    amp_max, amp_std = (
+        (MAX_AMPLITUDE, 1.0) if space == "action" else (MAX_TARGET_AMPLITUDE_RAD, 0.2)
+    )
+    history_len = int(env_kwargs.get("history_len", 3))
     mean = np.concatenate([np.zeros(n), rng.uniform(0, 2 * np.pi, n), [0.5]])
-    std = np.concatenate([np.full(n, 1.0), np.full(n, 1.5), [0.2]])
+    std = np.concatenate([np.full(n, amp_std), np.full(n, 1.5), [0.2]])
     max_hz = 0.5 / dt_s / harmonics * 0.5  # well below Nyquist for the highest harmonic
     bounds = (
-        np.concatenate([np.full(n, -MAX_AMPLITUDE), np.full(n, -np.inf), [0.1]]),
-        np.concatenate([np.full(n, MAX_AMPLITUDE), np.full(n, np.inf), [max_hz]]),
+        np.concatenate([np.full(n, -amp_max), np.full(n, -np.inf), [0.1]]),
+        np.concatenate([np.full(n, amp_max), np.full(n, np.inf), [max_hz]]),
     )
 
     def score(vector: np.ndarray, episode_rng: np.random.Generator) -> float:
-        gait = PeriodicGait.from_vector(vector, harmonics, dt_s)
+        gait = PeriodicGait.from_vector(
+            vector, harmonics, dt_s, space=space, history_len=history_len
+        )
         seeds = episode_rng.integers(2**31, size=episodes)
         return float(np.mean([episode_rotr(env, gait, int(s)) for s in seeds]))
 
@@ -264,5 +331,7 @@ def search_gait(
     finally:
         bar.close()
         env.close()
-    gait = PeriodicGait.from_vector(mean, harmonics, dt_s, env_kwargs=dict(env_kwargs))
+    gait = PeriodicGait.from_vector(
+        mean, harmonics, dt_s, env_kwargs=dict(env_kwargs), space=space, history_len=history_len
+    )
     return SearchResult(gait, history)

@@ -29,6 +29,8 @@ class Args:
 
     env: EnvOptions = field(default_factory=EnvOptions)
     harmonics: int = 1
+    space: str = "target"
+    """"target" (harmonics shape the joint targets around the grasp) or "action"."""
     generations: int = 60
     population: int = 20
     elite: int = 5
@@ -65,6 +67,7 @@ def main(args: Args) -> None:
     result = search_gait(
         env_kwargs,
         harmonics=args.harmonics,
+        space=args.space,
         generations=args.generations,
         population=args.population,
         elite=args.elite,

@@ -37,20 +37,44 @@ def test_predict_counts_steps_in_its_state_and_restarts_on_episode_start():
         np.testing.assert_array_equal(action, gait.action(step))
     action, state = gait.predict(obs, state, episode_start=np.array([True]))
     np.testing.assert_array_equal(action, gait.action(0))
-    batch, batch_state = gait.predict(np.zeros((3, 10)), (np.array([0, 4, 9]),))
+    batch, batch_state = gait.predict(np.zeros((3, 10)), (np.array([0, 4, 9]), np.zeros((3, 16))))
     assert batch.shape == (3, 16)
     np.testing.assert_array_equal(batch[2], gait.action(9))
     np.testing.assert_array_equal(batch_state[0], [1, 5, 10])
 
 
+def test_target_space_gait_moves_the_env_targets_along_its_wave_around_the_grasp():
+    import gymnasium as gym
+
+    import dexndm_envs  # noqa: F401
+
+    rng = np.random.default_rng(2)
+    gait = PeriodicGait(
+        rng.uniform(-0.05, 0.05, (1, 16)), rng.uniform(0, 6, (1, 16)), 0.5, space="target"
+    )  # small and slow: the action limit never binds, the joint limits stay far
+    env = gym.make("DexNDM-Rotate-v0", object_set="cube", history_len=3)
+    obs, _ = env.reset(seed=0)
+    start = env.unwrapped._targets.copy()
+    state = None
+    for step in range(12):
+        action, state = gait.predict(obs, state)
+        assert np.all(np.abs(action) < 1.0)
+        obs, *_ = env.step(action)
+        want = start + gait._wave(step + 1) - gait._wave(0)
+        np.testing.assert_allclose(env.unwrapped._targets, want, atol=1e-5)  # float32 obs
+    env.close()
+
+
 def test_gait_file_round_trips_through_load_policy(tmp_path):
     gait = two_harmonic_gait()
     gait.env_kwargs = {"object_set": "cube", "wrist": "palm_up"}
+    gait.space, gait.history_len = "target", 10
     loaded = load_policy(gait.save(tmp_path / "gait.json"))
     assert isinstance(loaded, PeriodicGait) and loaded.env_kwargs == gait.env_kwargs
+    assert (loaded.space, loaded.history_len) == ("target", 10)
     np.testing.assert_array_equal(loaded.to_vector(), gait.to_vector())
     np.testing.assert_array_equal(
-        PeriodicGait.from_vector(gait.to_vector(), 2).action(3), gait.action(3)
+        PeriodicGait.from_vector(gait.to_vector(), 2)._wave(3), gait._wave(3)
     )
 
 

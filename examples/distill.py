@@ -34,7 +34,7 @@ class Args:
     """Collect the specialists' successful rollouts and behaviour-clone a generalist."""
 
     specialists: list[Path]
-    """A specialists.json from train_specialists.py, or policy files (.zip)."""
+    """A specialists.json from train_specialists.py, or policy files (.zip, gait .json)."""
     out_dir: Path = Path("runs/generalist")
     episodes: int = 100
     """Episodes per specialist."""
@@ -63,8 +63,8 @@ class Args:
 
 def load_teachers(paths: list[Path], device: str) -> dict[str, tuple[Policy, dict[str, Any]]]:
     """name -> (policy, its training env options with object_set = its category)."""
-    if len(paths) == 1 and paths[0].suffix == ".json":
-        index = json.loads(paths[0].read_text())
+    index = json.loads(paths[0].read_text()) if paths[0].suffix == ".json" else {}
+    if len(paths) == 1 and index and "format" not in index:  # a gait's .json has a format
         sources = [(c, paths[0].parent / p) for c, p in index.items()]  # relative to the file
     else:
         sources = [(None, path) for path in paths]

@@ -21,7 +21,7 @@ def run(script: str, *args: str) -> str:
     return result.stdout
 
 
-def test_quickstart_prints_metrics_and_writes_video_and_plot(tmp_path):
+def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
     out = run(
         "examples/quickstart.py",
         "--episodes",
@@ -30,11 +30,10 @@ def test_quickstart_prints_metrics_and_writes_video_and_plot(tmp_path):
         "30",
         "--out-dir",
         str(tmp_path),
-        "--env.object-set",
-        "cube",
     )
+    assert out.splitlines()[0].startswith("policy pretrained on palm_up +z")
     rows = [line for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
-    assert len(rows) == 2 and all("cube" in row for row in rows)
+    assert len(rows) == 2 and all(row.split()[2] == "30" for row in rows)
     video = tmp_path / "quickstart.mp4"
     assert video.stat().st_size > 10_000
     assert (tmp_path / "quickstart_rotation.png").stat().st_size > 5_000
@@ -51,6 +50,18 @@ def test_env_speed_benchmark_prints_ratios():
         "cube",
     )
     assert "env / raw" in out and "rollout 2 threads" in out
+
+
+def test_learning_speed_benchmark_prints_ratios_against_sb3_defaults():
+    out = run(
+        "examples/benchmarks/learning_speed.py",
+        "--algos", "ppo", "sac", "--steps", "64", "--rounds", "1", "--warmup-steps", "64",
+        "--vecs", "threads", "--n-envs", "2", "--sac-n-envs", "2", "--object-set", "cube",
+    )  # fmt: skip
+    for algo in ("PPO", "SAC"):
+        block = out.split(f"{algo}: env steps/s")[1].splitlines()[1:3]
+        assert block[0].split()[:2] == ["sb3", "defaults"] and "x1.00" in block[0]
+        assert block[1].split()[0] == "threads" and "vs sb3 defaults" in block[1]
 
 
 def test_grasp_hold_benchmark_prints_a_rate_per_wrist():

@@ -9,8 +9,9 @@ of the machine's speed hits all of them alike; the ratios against SB3's defaults
 run. SAC's setups do not do the same work per step: with N envs and train_freq 1, one gradient
 step serves N env steps, so its ratio is a throughput figure, not a like-for-like one.
 
-Usage:
-    python examples/benchmarks/learning_speed.py
+Measured with OMP_NUM_THREADS=1 (one torch thread: on 2 cores a second one only contends with
+the env threads). Usage:
+    OMP_NUM_THREADS=1 python examples/benchmarks/learning_speed.py
     python examples/benchmarks/learning_speed.py --algos ppo --steps 8192 --rounds 1
 """
 
@@ -32,6 +33,8 @@ class Args:
     steps: int = 16_384
     """Env steps timed per setup and round (PPO: a multiple of the rollout size is fairest)."""
     rounds: int = 2
+    warmup_steps: int = 2_048
+    """Steps learnt before timing (the first rollout; SAC's learning_starts is 1,000)."""
     n_envs: int = 16
     """Envs of our PPO setups."""
     sac_n_envs: int = 4
@@ -63,7 +66,7 @@ def main(args: Args) -> None:
         setups = ["sb3 defaults", *args.vecs]
         models = {setup: build(algo, setup, args) for setup in setups}
         for model in models.values():  # warm up: first rollout, SAC's learning_starts
-            model.learn(2_048, reset_num_timesteps=False)
+            model.learn(args.warmup_steps, reset_num_timesteps=False)
         best = dict.fromkeys(setups, 0.0)
         for _ in range(args.rounds):
             for setup, model in models.items():
@@ -71,13 +74,15 @@ def main(args: Args) -> None:
         base = best["sb3 defaults"]
         print(
             f"\n{algo.upper()}: env steps/s while learning ({args.steps} steps, best of "
-            f"{args.rounds})"
+            f"{args.rounds})",
+            flush=True,
         )
         for setup in setups:
             n = 1 if setup == "sb3 defaults" else getattr(models[setup], "n_envs", 1)
             print(
                 f"  {setup:<14} {n:>3} envs {best[setup]:>8.0f} steps/s   "
-                f"x{best[setup] / base:.2f} vs sb3 defaults"
+                f"x{best[setup] / base:.2f} vs sb3 defaults",
+                flush=True,
             )
         for model in models.values():
             model.get_env().close()

@@ -134,6 +134,7 @@ def collect_rollouts(
     deterministic: bool = True,
     progress: bool = True,
     episode_steps: int | None = None,
+    action_noise_std: float = 0.0,
 ) -> BCDataset:
     """Run every teacher for `episodes` episodes and record (student obs, teacher action).
 
@@ -152,13 +153,19 @@ def collect_rollouts(
         progress: a progress bar over episodes.
         episode_steps: cap on steps per episode (the 400-step time limit otherwise); with a cap,
             an episode "succeeds" when it does not drop within the cap. For smoke tests.
+        action_noise_std: Gaussian noise added to the executed action while the label stays
+            the teacher's own (DART, Laskey et al. 2017): the student sees states off the
+            teacher's path together with the teacher's way back. 0 records the plain path.
 
     Returns:
         The kept episodes (possibly none: behaviour_clone then says so), with per-teacher counts.
 
     Raises:
-        ValueError: no teachers, episodes < 1, student_history_len < 1 or episode_steps < 1.
+        ValueError: no teachers, episodes < 1, student_history_len < 1, episode_steps < 1 or
+            a negative action_noise_std.
     """
+    if action_noise_std < 0:
+        raise ValueError(f"action_noise_std must be >= 0, got {action_noise_std}")
     if episodes < 1 or not teachers:
         raise ValueError(
             f"need at least one teacher and episodes >= 1; got {len(teachers)}, {episodes}"
@@ -179,7 +186,13 @@ def collect_rollouts(
                 for e in range(episodes):
                     episode_id = k * episodes + e
                     ep_obs, ep_actions, held = _rollout(
-                        env, policy, seed + episode_id, student_history_len, limit, deterministic
+                        env,
+                        policy,
+                        seed + episode_id,
+                        student_history_len,
+                        limit,
+                        deterministic,
+                        action_noise_std,
                     )
                     if held or not success_only:
                         kept[k] += 1
@@ -207,9 +220,16 @@ def collect_rollouts(
 
 
 def _rollout(
-    env: gym.Env, policy: Policy, seed: int, history_len: int, steps: int, deterministic: bool
+    env: gym.Env,
+    policy: Policy,
+    seed: int,
+    history_len: int,
+    steps: int,
+    deterministic: bool,
+    action_noise_std: float = 0.0,
 ) -> tuple[list[np.ndarray], list[np.ndarray], bool]:
-    """One teacher episode: the student's observations, the executed actions, and no drop."""
+    """One teacher episode: the student's observations, the teacher's actions, and no drop."""
+    noise_rng = np.random.default_rng(seed) if action_noise_std > 0 else None
     if not deterministic:
         torch.manual_seed(seed)  # stochastic teachers repeat from run to run
     layout = env.unwrapped.obs_layout
@@ -219,19 +239,27 @@ def _rollout(
     student.reset(
         joint_pos, targets, observation[layout["wrist_quat"]], observation[layout["axis"]]
     )
-    student_obs, executed = [], []
+    student_obs, labels = [], []
+    state, episode_start = None, np.ones(1, dtype=bool)
     for _ in range(steps):
         student_obs.append(student.observation())
-        action, _ = policy.predict(observation, deterministic=deterministic)
+        # state and episode_start as SB3 passes them: recurrent teachers and gaits keep theirs
+        action, state = policy.predict(
+            observation, state=state, episode_start=episode_start, deterministic=deterministic
+        )
+        episode_start = np.zeros(1, dtype=bool)
         action = np.clip(np.asarray(action, dtype=np.float32).reshape(NUM_JOINTS), -1.0, 1.0)
-        executed.append(action)
+        labels.append(action)
+        if noise_rng is not None:  # DART: act off the teacher's path, label its correction
+            action = action + noise_rng.normal(0.0, action_noise_std, NUM_JOINTS)
+            action = np.clip(action, -1.0, 1.0).astype(np.float32)
         observation, _, terminated, truncated, _ = env.step(action)
         student.push(*_newest_reading(observation, layout))
         if terminated:
-            return student_obs, executed, False
+            return student_obs, labels, False
         if truncated:
             break
-    return student_obs, executed, True
+    return student_obs, labels, True
 
 
 def _newest_reading(

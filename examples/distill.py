@@ -42,6 +42,8 @@ class Args:
     """Cap on steps per episode (400 otherwise); "success" is then no drop within the cap."""
     success_only: bool = True
     """Keep only the episodes that hold the object (the paper); --no-success-only keeps all."""
+    action_noise: float = 0.0
+    """Std of Gaussian noise on the executed actions, labels staying the teacher's (DART)."""
     history_len: int = 10
     """T of the generalist's proprio observation (paper: 10)."""
     domain_randomization: bool | None = None
@@ -90,7 +92,7 @@ def main(args: Args) -> None:
         overrides["domain_randomization"] = args.domain_randomization
     dataset = collect_rollouts(
         teachers, args.episodes, args.seed, args.history_len, overrides, args.success_only,
-        episode_steps=args.episode_steps,
+        episode_steps=args.episode_steps, action_noise_std=args.action_noise,
     )  # fmt: skip
     print(dataset.summary())
     print(f"dataset: {dataset.save(args.out_dir / 'bc_dataset.npz')} ({len(dataset.obs)} samples)")

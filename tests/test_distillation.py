@@ -145,12 +145,35 @@ def test_dataset_save_load_round_trip(tmp_path):
         ({"episodes": 0}, "episodes >= 1"),
         ({"student_history_len": 0}, "student_history_len must be >= 1"),
         ({"episode_steps": 0}, "episode_steps must be >= 1"),
+        ({"action_noise_std": -0.1}, "action_noise_std must be >= 0"),
     ],
 )
 def test_collect_rollouts_refuses_bad_arguments(kwargs, message):
     args = {"teachers": {"holds": (ZeroPolicy(), {"object_set": "cube"})}, "episodes": 1}
     with pytest.raises(ValueError, match=message):
         collect_rollouts(**{**args, **kwargs}, seed=0, progress=False)
+
+
+def test_teachers_keep_their_state_through_an_episode():
+    """A gait counts steps in its SB3 state: the labels must follow it, not restart each step."""
+    from dexndm_agents.gait import PeriodicGait
+
+    rng = np.random.default_rng(3)
+    gait = PeriodicGait(rng.uniform(-0.3, 0.3, (1, 16)), rng.uniform(0, 6, (1, 16)), 1.0)
+    teachers = {"gait": (gait, {"object_set": "cube"})}
+    data = collect_rollouts(teachers, 1, seed=0, episode_steps=15, progress=False)
+    np.testing.assert_allclose(data.actions, [gait.action(t) for t in range(15)], rtol=1e-6)
+
+
+def test_dart_noise_moves_the_states_but_not_the_labels():
+    """With action noise the student sees other states; the labels stay the teacher's actions."""
+    teachers = {"holds": (ZeroPolicy(), {"object_set": "cube"})}
+    plain = collect_rollouts(teachers, 1, seed=0, episode_steps=10, progress=False)
+    noisy = collect_rollouts(
+        teachers, 1, seed=0, episode_steps=10, progress=False, action_noise_std=0.3
+    )
+    assert np.all(noisy.actions == 0.0) and np.all(plain.actions == 0.0)
+    assert not np.allclose(noisy.obs[1:], plain.obs[1:])
 
 
 def synthetic_dataset(episodes: int = 40, steps: int = 25, seed: int = 0) -> BCDataset:

@@ -275,6 +275,8 @@ def search_gait(
     episodes: int = 2,
     seed: int = 0,
     progress: bool = True,
+    init: PeriodicGait | None = None,
+    init_std_scale: float = 0.3,
 ) -> SearchResult:
     """Find a gait that rotates objects about the env's axis: cross-entropy search on RotR.
 
@@ -286,12 +288,16 @@ def search_gait(
         episodes: episodes per candidate (each on a fresh object and grasp of the set).
         seed: seeds the search and the episodes: the same seed gives the same gait.
         progress: a tqdm bar over generations showing the scores.
+        init: a gait to refine (its harmonics and space win over the arguments); the search
+            starts at its parameters with the default spread times init_std_scale.
     """
     import gymnasium as gym
     from tqdm.auto import tqdm
 
     import dexndm_envs  # noqa: F401  (registers the env)
 
+    if init is not None:
+        harmonics, space = len(init.amplitudes), init.space
     if harmonics < 1 or generations < 1 or episodes < 1:
         raise ValueError("harmonics, generations and episodes must all be >= 1")
     env = gym.make("DexNDM-Rotate-v0", **env_kwargs)
@@ -305,6 +311,8 @@ def search_gait(
     history_len = int(env_kwargs.get("history_len", 3))
     mean = np.concatenate([np.zeros(n), rng.uniform(0, 2 * np.pi, n), [0.5]])
     std = np.concatenate([np.full(n, amp_std), np.full(n, 1.5), [0.2]])
+    if init is not None:
+        mean, std = init.to_vector(), std * init_std_scale
     max_hz = 0.5 / dt_s / harmonics * 0.5  # well below Nyquist for the highest harmonic
     bounds = (
         np.concatenate([np.full(n, -amp_max), np.full(n, -np.inf), [0.1]]),

@@ -1,13 +1,14 @@
-"""Quick start: run DexNDM-Rotate-v0 with a simple policy, print metrics, save a video and a plot.
+"""Quick start: the shipped base policy rotating objects in DexNDM-Rotate-v0.
 
-The policy is scripted (a finger wave), random or zero (holding still); trained policies come
-with the training programs (not yet in this repository). Per episode it prints the paper's
-metrics (RotR, TTF, RotP, radians turned about the axis), then writes outputs/quickstart.mp4
-and outputs/quickstart_rotation.png.
+Loads `dexndm_agents.load_pretrained()` (palm up, about +z), runs a few seeded episodes on the
+task it was trained for, and prints the paper's metrics per episode (RotR, TTF, RotP, radians
+turned about the axis). It writes a video of the first episode (outputs/quickstart.mp4) and a
+plot of rotation over time for every episode (outputs/quickstart_rotation.png).
 
 Usage:
     MUJOCO_GL=egl python examples/quickstart.py
-    MUJOCO_GL=egl python examples/quickstart.py --episodes 3 --policy zero --env.wrist palm_down
+    MUJOCO_GL=egl python examples/quickstart.py --episodes 5 --policy runs/ppo/best_model.zip
+    MUJOCO_GL=egl python examples/quickstart.py --policy zero --env.wrist palm_down
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user chose otherwise
 
@@ -24,75 +24,75 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_envs.metrics import MetricsTracker
+from dexndm_agents.evaluation import ZeroPolicy, run_episode
+from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
 
 
 @dataclass
 class EnvArgs:
-    """Options of DexNDM-Rotate-v0."""
+    """Options of DexNDM-Rotate-v0 over the policy's own (unset: the policy's)."""
 
-    object_set: str = "all"
-    """A category, "all", or an object name."""
-    wrist: str = "palm_up"
-    axis: str = "+z"
-    domain_randomization: bool = False
+    object_set: str | None = None
+    wrist: str | None = None
+    axis: str | None = None
+    domain_randomization: bool | None = None
 
 
 @dataclass
 class Args:
-    """Run the rotation env with a simple policy."""
+    """Run a policy on the rotation env; metrics, video, plot."""
 
-    episodes: int = 2
-    policy: Literal["wave", "random", "zero"] = "wave"
+    policy: str = "pretrained"
+    """"pretrained" (the shipped base policy), "zero" (hold still) or a policy file."""
+    episodes: int = 3
     seed: int = 0
     out_dir: Path = Path("outputs")
-    """Where the video and the plot go."""
     video: bool = True
     """Record the first episode."""
-    max_steps: int = 400
-    """Steps per episode at most (episodes also end on a drop or the 400-step time limit)."""
+    max_steps: int | None = None
+    """Steps per episode at most (default: the env's 400-step limit)."""
     env: EnvArgs = field(default_factory=EnvArgs)
 
 
-def wave_policy(step: int, dt_s: float) -> np.ndarray:
-    """A travelling wave over the fingers: each joint's target swings at 1 Hz, finger by finger
-    a quarter period apart (actions are target changes, so the targets follow a sine)."""
-    phase = 2 * np.pi * 1.0 * step * dt_s - np.repeat(np.arange(4) * np.pi / 2, 4)
-    return np.cos(phase).astype(np.float32)
+def get_policy(name: str) -> Policy:
+    if name == "pretrained":
+        from dexndm_agents import load_pretrained
+
+        return load_pretrained()
+    if name == "zero":
+        return ZeroPolicy()
+    return load_policy(name)
 
 
 def main(args: Args) -> None:
-    render_mode = "rgb_array" if args.video else None
-    env = gym.make("DexNDM-Rotate-v0", render_mode=render_mode, **vars(args.env))
+    policy = get_policy(args.policy)
+    env_kwargs = policy_env_kwargs(policy)
+    env_kwargs.update({k: v for k, v in vars(args.env).items() if v is not None})
+    env_kwargs.setdefault("object_set", "cylinder")
+    env = gym.make(
+        "DexNDM-Rotate-v0", render_mode="rgb_array" if args.video else None, **env_kwargs
+    )
     dt_s = env.unwrapped.dt
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(args.seed)
-    frames, curves = [], []
+    print(f"policy {args.policy} on {env_kwargs.get('wrist')} {env_kwargs.get('axis')} "
+          f"{env_kwargs['object_set']}")  # fmt: skip
     print(
         f"{'ep':>3} {'object':<22} {'steps':>5} {'RotR':>8} {'TTF':>5} {'RotP':>6} {'rot (rad)':>9}"
     )
+    curves, frames = [], []
     for episode in range(args.episodes):
-        _, info = env.reset(seed=args.seed + episode)
-        tracker = MetricsTracker(dt_s)
-        turned = [0.0]
-        for step in range(args.max_steps):
-            if args.policy == "wave":
-                action = wave_policy(step, dt_s)
-            elif args.policy == "random":
-                action = rng.uniform(-1, 1, 16).astype(np.float32)
-            else:
-                action = np.zeros(16, dtype=np.float32)
-            _, _, terminated, truncated, step_info = env.step(action)
-            tracker.add(step_info)
-            turned.append(turned[-1] + step_info["rot_vel"] * dt_s)
-            if args.video and episode == 0:
-                frames.append(env.render())
-            if terminated or truncated:
-                break
-        m = tracker.result()
-        curves.append((info["object"], np.array(turned)))
+        result = run_episode(
+            env,
+            policy,
+            args.seed + episode,
+            max_steps=args.max_steps,
+            record=args.video and not episode,
+        )
+        frames = frames or result.frames
+        m = result.metrics
+        curves.append((result.object, np.concatenate([[0.0], result.rotation_curve_rad])))
         print(
-            f"{episode:>3} {info['object']:<22} {m.steps:>5} {m.rotr:>8.2f} {m.ttf:>5.2f} "
+            f"{episode:>3} {result.object:<22} {m.steps:>5} {m.rotr:>8.2f} {m.ttf:>5.2f} "
             f"{m.rotp:>6.3f} {m.rotation_rad:>9.2f}"
         )
     env.close()

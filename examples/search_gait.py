@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from dexndm_agents.gait import episode_rotr, search_gait
+from dexndm_agents.gait import PeriodicGait, episode_rotr, search_gait
 from dexndm_agents.training import EnvOptions
 
 
@@ -39,6 +39,8 @@ class Args:
     eval_episodes: int = 10
     """Episodes (fixed seeds 0, 1, ...) the found gait is scored on at the end."""
     seed: int = 0
+    init: Path | None = None
+    """A gait .json to refine instead of starting from scratch (its harmonics and space win)."""
     out_dir: Path = Path("runs/gait")
 
 
@@ -73,6 +75,7 @@ def main(args: Args) -> None:
         elite=args.elite,
         episodes=args.episodes,
         seed=args.seed,
+        init=PeriodicGait.load(args.init) if args.init else None,
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = result.gait.save(args.out_dir / "gait.json")

@@ -1,4 +1,4 @@
-"""Shared test set-up: headless rendering, and the package importable from a plain checkout."""
+"""Shared test set-up: headless rendering, the repository's path, running its programs."""
 
 from __future__ import annotations
 
@@ -8,11 +8,44 @@ os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 import pathlib
+import subprocess
+import sys
 
 import pytest
+
+REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def repo_root() -> pathlib.Path:
     """The repository's top level (real/, examples/ ...)."""
-    return pathlib.Path(__file__).resolve().parent.parent
+    return REPO_ROOT
+
+
+def run_program(script: str, *args: str, timeout_s: float = 300) -> str:
+    """Run a program of the repository (path relative to its top level); return its stdout.
+
+    The program gets one torch thread, as the tests' own process does (one_torch_thread): on
+    a 2-core machine more only contend with the env.
+    """
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout_s,
+        cwd=REPO_ROOT,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny networks gain nothing from intra-op threads, which only contend with other work."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

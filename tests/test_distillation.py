@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
-import subprocess
 import sys
 
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.distillation import (
@@ -25,14 +24,7 @@ from dexndm_agents.generalist import Generalist
 from dexndm_agents.policies import load_policy
 from dexndm_envs import interface
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads, which only contend with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class LinearTeacher:
@@ -231,23 +223,9 @@ def test_behaviour_cloning_names_splits_it_cannot_make():
     assert isinstance(generalist, Generalist)
 
 
-def run(repo_root, script: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(repo_root / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=repo_root,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},  # as one_torch_thread, in the programs
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 def test_train_specialists_then_distill_end_to_end(repo_root, tmp_path):
     specialists_dir, generalist_dir = tmp_path / "specialists", tmp_path / "generalist"
-    out = run(
-        repo_root,
+    out = run_program(
         "examples/train_specialists.py",
         *("--categories", "cuboid", "--total-timesteps", "200", "--n-envs", "2"),
         *("--eval-every", "0", "--checkpoint-every", "0", "--no-progress"),
@@ -259,8 +237,7 @@ def test_train_specialists_then_distill_end_to_end(repo_root, tmp_path):
     assert json.loads(index.read_text()) == {"cuboid": "cuboid/final_model.zip"}
     assert load_policy(final).env_kwargs["obs_mode"] == "oracle"
 
-    out = run(
-        repo_root,
+    out = run_program(
         "examples/distill.py",
         *("--specialists", str(index), "--episodes", "2", "--episode-steps", "20"),
         *("--epochs", "2", "--width", "32", "--blocks", "1", "--eval-episodes", "1"),
@@ -279,8 +256,7 @@ def test_train_specialists_then_distill_end_to_end(repo_root, tmp_path):
     assert (generalist_dir / "bc_loss.png").stat().st_size > 5_000
 
     # a policy file instead of the index: its category comes from its own options
-    out = run(
-        repo_root,
+    out = run_program(
         "examples/distill.py",
         *("--specialists", str(final), "--episodes", "1", "--episode-steps", "5"),
         *("--epochs", "1", "--width", "8", "--blocks", "1", "--val-fraction", "0"),

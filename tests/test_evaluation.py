@@ -11,6 +11,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
+from conftest import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation import (
@@ -229,23 +230,11 @@ def test_recording_needs_an_rgb_array_env():
     env.close()
 
 
-def run_evaluate(repo_root, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(repo_root / "examples/evaluate.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=repo_root,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
-
-
 @pytest.mark.parametrize("hardware", ["ideal", "virtual"])
 def test_evaluate_program_prints_and_saves_the_table(repo_root, tmp_path, hardware):
     video = ["--video"] if hardware == "virtual" else []
-    out = run_evaluate(
-        repo_root,
+    out = run_program(
+        "examples/evaluate.py",
         *("--policy", "zero", "--episodes", "1", "--max-steps", "8", "--hardware", hardware),
         *("--object-sets", "cube", "--wrists", "palm_up", "palm_down", "--out-dir", str(tmp_path)),
         *video,

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def run(script: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / script), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result.stdout
+from conftest import run_program
 
 
 def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
-    out = run(
+    out = run_program(
         "examples/quickstart.py",
         "--episodes",
         "2",
@@ -40,7 +24,7 @@ def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
 
 
 def test_env_speed_benchmark_prints_ratios():
-    out = run(
+    out = run_program(
         "examples/benchmarks/env_speed.py",
         "--steps",
         "300",
@@ -53,7 +37,7 @@ def test_env_speed_benchmark_prints_ratios():
 
 
 def test_learning_speed_benchmark_prints_ratios_against_sb3_defaults():
-    out = run(
+    out = run_program(
         "examples/benchmarks/learning_speed.py",
         "--algos", "ppo", "sac", "--steps", "64", "--rounds", "1", "--warmup-steps", "64",
         "--vecs", "threads", "--n-envs", "2", "--sac-n-envs", "2", "--object-set", "cube",
@@ -65,7 +49,7 @@ def test_learning_speed_benchmark_prints_ratios_against_sb3_defaults():
 
 
 def test_grasp_hold_benchmark_prints_a_rate_per_wrist():
-    out = run("examples/benchmarks/grasp_hold.py", "--resets", "3", "--object-set", "cube")
+    out = run_program("examples/benchmarks/grasp_hold.py", "--resets", "3", "--object-set", "cube")
     rows = [
         line.split()
         for line in out.splitlines()

@@ -18,13 +18,7 @@ HISTORY_LEN = 10
 OBS_SIZE = interface.ObsLayout(interface.proprio_blocks(HISTORY_LEN)).size  # 10 * 32 + 7
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks gain nothing from intra-op threads, which only contend with other work."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_generalist(width: int = 32, blocks: int = 2, seed: int = 0) -> Generalist:

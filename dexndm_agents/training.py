@@ -64,12 +64,15 @@ class TrainConfig:
     algo: str = "ppo"
     """An SB3 algorithm (ppo, sac, td3, a2c, ddpg; sb3-contrib's where installed)."""
     total_timesteps: int = 3_000_000
+    """Env steps to learn for (with --resume: in all, the checkpoint's included)."""
     env: EnvOptions = field(default_factory=EnvOptions)
     n_envs: int = 16
+    """Envs stepped together (each seeded seed + i)."""
     vec: str = "auto"
     """auto, threads, dummy or subproc (dexndm_agents.vec_env)."""
     seed: int = 0
     out_dir: Path = Path("runs/ppo")
+    """The run directory: logs, checkpoints, best and final model, videos."""
     hyperparams: str = ""
     """JSON object of algorithm arguments over the defaults, e.g. '{"learning_rate": 1e-4}'."""
     checkpoint_every: int = 500_000
@@ -77,12 +80,15 @@ class TrainConfig:
     eval_every: int = 250_000
     """Env steps between evaluations (0: none; then no best model and no videos)."""
     eval_episodes: int = 5
+    """Episodes per evaluation (seeded apart from training's envs)."""
     video: bool = True
     """Record one evaluation episode each time the policy is evaluated."""
     resume: Path | None = None
     """A checkpoint .zip to continue from (its _vecnormalize_ .pkl is read when it exists)."""
     progress: bool = True
+    """A progress bar over env steps."""
     device: str = "cpu"
+    """Torch device of the networks ("cuda" where there is one)."""
 
 
 def default_hyperparams(algo: str, n_envs: int) -> dict[str, Any]:

@@ -49,7 +49,8 @@ class PeriodicGait:
     """An open-loop gait (module docstring).
 
     Args:
-        amplitudes: (H, 16) action amplitudes of harmonics 1..H (actions are in [-1, 1]).
+        amplitudes: (H, 16) amplitudes of harmonics 1..H: of the action (in the action space,
+            where actions are in [-1, 1]) or of the target in rad (in the target space).
         phases_rad: (H, 16) phases.
         frequency_hz: the fundamental frequency.
         dt_s: the control period the gait is stepped at (the env's dt, 0.05 s).
@@ -91,7 +92,10 @@ class PeriodicGait:
         return (self.amplitudes * np.cos(angle + self.phases_rad)).sum(axis=0)
 
     def action(
-        self, step: int, targets_rad: np.ndarray | None = None, start_rad=None
+        self,
+        step: int,
+        targets_rad: np.ndarray | None = None,
+        start_rad: np.ndarray | None = None,
     ) -> np.ndarray:
         """The action at control step `step` of an episode, float32 (16,).
 
@@ -101,12 +105,8 @@ class PeriodicGait:
             return np.clip(self._wave(step), -1.0, 1.0).astype(np.float32)
         if targets_rad is None or start_rad is None:
             raise ValueError("a target-space gait needs the current and starting targets")
-        goal = start_rad + self._wave(step + 1) - self._wave_at_zero
+        goal = start_rad + self._wave(step + 1) - self._wave(0)
         return np.clip((goal - targets_rad) / MAX_DELTA_RAD, -1.0, 1.0).astype(np.float32)
-
-    @property
-    def _wave_at_zero(self) -> np.ndarray:
-        return (self.amplitudes * np.cos(self.phases_rad)).sum(axis=0)
 
     def targets_of(self, observation: np.ndarray) -> np.ndarray:
         """The newest joint targets (rad) in proprio observations (..., D)."""

@@ -201,7 +201,8 @@ def _normalized(venv: Any, cfg: TrainConfig, norm_reward: bool) -> VecNormalize:
         venv = VecNormalize.load(str(stats), venv)
         venv.training = True
         return venv
-    return VecNormalize(venv, norm_obs=True, norm_reward=norm_reward, gamma=0.99)
+    gamma = algo_kwargs(cfg).get("gamma", 0.99)  # returns are normalised at the agent's horizon
+    return VecNormalize(venv, norm_obs=True, norm_reward=norm_reward, gamma=gamma)
 
 
 def _resume_stats_path(checkpoint: Path) -> Path:

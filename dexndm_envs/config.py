@@ -19,6 +19,7 @@ class RewardConfig:
     r = w_rot * clip(omega . k, -rot_clip, rot_clip) + r_goal
         - w_axis(resets) * ||omega x k||_1 - w_obj_vel * ||v_obj||^2
         - w_pose * ||q - q_init||^2 - w_work * |tau . qdot| - w_torque * ||tau||^2
+        - w_drop * [the object dropped this step]
     """
 
     rot: float = 1.0
@@ -33,6 +34,11 @@ class RewardConfig:
     """Applied to |tau . qdot|: the paper writes tau^T qdot; we take the magnitude so that
     negative work (the object driving a finger) is not rewarded."""
     torque: float = 0.1
+    drop: float = 0.0
+    """Penalty on the step the object leaves the hand. Not in the paper (0 keeps its reward):
+    under its penalties a moving hand can earn less than zero per step, and then a drop, which
+    ends the episode, pays. A penalty above what the rest of an episode would cost removes
+    that incentive (README, Base policy)."""
     goal_bonus: float = 0.0
     """Bonus for reaching a goal waypoint; 0 switches waypoints off (they are optional)."""
     goal_step_rad: float = 1.5707963267948966

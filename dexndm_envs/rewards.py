@@ -66,8 +66,12 @@ class RewardTerms:
         self._joint_vel = data.qvel[:NUM_JOINTS]
         self._torque = data.actuator_force[:NUM_JOINTS]
 
-    def compute(self) -> tuple[float, dict[str, float]]:
-        """The reward of the step just simulated (in the bound MjData) and its weighted terms."""
+    def compute(self, dropped: bool = False) -> tuple[float, dict[str, float]]:
+        """The reward of the step just simulated (in the bound MjData) and its weighted terms.
+
+        Args:
+            dropped: whether the object left the hand in this step (the drop penalty).
+        """
         cfg = self.config
         # ndarray.dot: the @ operator's dispatch costs twice as much on 3-vectors
         self.angvel_world = angvel = self._obj_rot.dot(self._obj_angvel_body)
@@ -88,6 +92,7 @@ class RewardTerms:
             "reward/work": -cfg.work * abs(float(torque.dot(qvel))),
             "reward/torque": -cfg.torque * float(torque.dot(torque)),
             "reward/goal": self._goal_bonus(self._obj_quat) if cfg.goal_bonus else 0.0,
+            "reward/drop": -cfg.drop if dropped else 0.0,
         }
         return sum(terms.values()), terms
 

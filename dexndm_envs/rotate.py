@@ -295,7 +295,7 @@ class RotateEnv(gym.Env):
         x, y, z = self._obj_pos.tolist()
         cx, cy, cz = _WORLD_CENTER
         dropped = (x - cx) ** 2 + (y - cy) ** 2 + (z - cz) ** 2 > self.config.drop_distance_m**2
-        reward, terms = self.reward_terms.compute()
+        reward, terms = self.reward_terms.compute(dropped)
         self.history.push(self._observed_joint_pos(), self._targets)
         if self.obs_mode == "oracle":
             self._write_oracle()

@@ -105,7 +105,8 @@ def test_info_every_step_and_reward_terms_add_up():
         assert isinstance(info["rot_vel"], float) and isinstance(info["dropped"], bool)
         terms = {k: v for k, v in info.items() if k.startswith("reward/")}
         assert set(terms) == {
-            f"reward/{t}" for t in ("rot", "axis_dev", "obj_vel", "pose", "work", "torque", "goal")
+            f"reward/{t}"
+            for t in ("rot", "axis_dev", "obj_vel", "pose", "work", "torque", "goal", "drop")
         }
         assert sum(terms.values()) == pytest.approx(reward)
         assert terminated == info["dropped"]
@@ -147,6 +148,19 @@ def test_termination_when_the_object_leaves_the_hand():
     u.data.qpos[u._obj_qpos : u._obj_qpos + 3] += [0.0, 0.0, 0.2]
     _, _, terminated, truncated, info = env.step(np.zeros(16))
     assert terminated and info["dropped"] and not truncated
+    assert info["reward/drop"] == 0.0  # the paper's reward has no drop penalty
+
+
+def test_a_drop_costs_the_configured_penalty_once():
+    env = make(config={"reward": {"drop": 40.0}})
+    env.reset(seed=0)
+    u = env.unwrapped
+    _, _, _, _, held = env.step(np.zeros(16))
+    assert held["reward/drop"] == 0.0
+    u.data.qpos[u._obj_qpos : u._obj_qpos + 3] += [0.0, 0.0, 0.2]
+    _, reward, terminated, _, info = env.step(np.zeros(16))
+    assert terminated and info["reward/drop"] == -40.0
+    assert reward == pytest.approx(sum(v for k, v in info.items() if k.startswith("reward/")))
 
 
 def test_same_seed_same_actions_bit_identical():

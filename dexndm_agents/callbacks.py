@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
+from dexndm_agents.evaluation import run_episode
 from dexndm_agents.policies import NormalizedPolicy, ObsNormalizer, save_sb3_policy
 from dexndm_envs import EPISODE_STEPS
 from dexndm_envs.metrics import MetricsTracker
@@ -94,14 +95,7 @@ class EvalVideoCallback(BaseCallback):
             **self.env_kwargs,
         )
         try:
-            obs, _ = env.reset(seed=self.seed)
-            frames = [env.render()]
-            done = False
-            while not done:
-                action, _ = policy.predict(obs, deterministic=True)
-                obs, _, terminated, truncated, _ = env.step(action)
-                frames.append(env.render())
-                done = terminated or truncated
+            frames = run_episode(env, policy, self.seed, record=True).frames
         finally:
             env.close()
         self.video_dir.mkdir(parents=True, exist_ok=True)

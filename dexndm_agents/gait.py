@@ -250,21 +250,6 @@ def cross_entropy_search(
     return mean, history
 
 
-def episode_rotr(env: Any, gait: PeriodicGait, seed: int) -> float:
-    """RotR of one episode of `gait` on `env` (a DexNDM-Rotate-v0 with its TimeLimit)."""
-    from dexndm_envs.metrics import MetricsTracker
-
-    tracker = MetricsTracker(env.unwrapped.dt)
-    obs, _ = env.reset(seed=seed)
-    state, done = None, False
-    while not done:
-        action, state = gait.predict(obs, state)
-        obs, _, terminated, truncated, info = env.step(action)
-        tracker.add(info)
-        done = terminated or truncated
-    return tracker.result().rotr
-
-
 def search_gait(
     env_kwargs: dict[str, Any],
     harmonics: int = 1,
@@ -295,6 +280,7 @@ def search_gait(
     from tqdm.auto import tqdm
 
     import dexndm_envs  # noqa: F401  (registers the env)
+    from dexndm_agents.evaluation import run_episode
 
     if init is not None:
         harmonics, space = len(init.amplitudes), init.space
@@ -324,7 +310,7 @@ def search_gait(
             vector, harmonics, dt_s, space=space, history_len=history_len
         )
         seeds = episode_rng.integers(2**31, size=episodes)
-        return float(np.mean([episode_rotr(env, gait, int(s)) for s in seeds]))
+        return float(np.mean([run_episode(env, gait, int(s)).metrics.rotr for s in seeds]))
 
     bar = tqdm(total=generations, desc="gait search", disable=not progress)
 

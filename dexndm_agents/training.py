@@ -164,8 +164,9 @@ def train(cfg: TrainConfig) -> Path:
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
     env_kwargs = cfg.env.as_kwargs()
     venv = make_vec_env(ENV_ID, cfg.n_envs, cfg.seed, env_kwargs, vec=cfg.vec)
-    on_policy = is_on_policy(cfg.algo)
-    venv = _normalized(venv, cfg, norm_reward=on_policy)
+    kwargs = algo_kwargs(cfg)
+    # returns are normalised at the agent's own horizon
+    venv = _normalized(venv, cfg, is_on_policy(cfg.algo), kwargs.get("gamma", 0.99))
     cls = algorithm_class(cfg.algo)
     if cfg.resume is not None:
         model = cls.load(cfg.resume, env=venv, device=cfg.device)
@@ -177,7 +178,7 @@ def train(cfg: TrainConfig) -> Path:
             device=cfg.device,
             tensorboard_log=str(out / "tb"),
             verbose=0,
-            **algo_kwargs(cfg),
+            **kwargs,
         )
     callbacks = _callbacks(cfg, env_kwargs, out)
     remaining = cfg.total_timesteps - (model.num_timesteps if cfg.resume else 0)
@@ -195,13 +196,12 @@ def train(cfg: TrainConfig) -> Path:
     return final
 
 
-def _normalized(venv: Any, cfg: TrainConfig, norm_reward: bool) -> VecNormalize:
+def _normalized(venv: Any, cfg: TrainConfig, norm_reward: bool, gamma: float) -> VecNormalize:
     stats = _resume_stats_path(cfg.resume) if cfg.resume is not None else None
     if stats is not None and stats.is_file():
         venv = VecNormalize.load(str(stats), venv)
         venv.training = True
         return venv
-    gamma = algo_kwargs(cfg).get("gamma", 0.99)  # returns are normalised at the agent's horizon
     return VecNormalize(venv, norm_obs=True, norm_reward=norm_reward, gamma=gamma)
 
 

@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from dexndm_agents.gait import PeriodicGait, episode_rotr, search_gait
+from dexndm_agents.evaluation import run_episode
+from dexndm_agents.gait import PeriodicGait, search_gait
 from dexndm_agents.training import EnvOptions
 
 
@@ -83,7 +84,9 @@ def main(args: Args) -> None:
     print(f"plot: {args.out_dir / 'gait_search.png'}")
     if args.eval_episodes > 0:
         env = gym.make("DexNDM-Rotate-v0", **env_kwargs)
-        rotr = [episode_rotr(env, result.gait, seed) for seed in range(args.eval_episodes)]
+        rotr = [
+            run_episode(env, result.gait, seed).metrics.rotr for seed in range(args.eval_episodes)
+        ]
         env.close()
         print(f"RotR over {args.eval_episodes} episodes: {np.mean(rotr):.1f} +- {np.std(rotr):.1f}")
     print(f"MODEL={path}")

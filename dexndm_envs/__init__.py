@@ -5,6 +5,8 @@ Importing the package registers the Gymnasium environments:
                       ideal or the virtual LEAP hand (hardware=)
     DexNDM-Real-v0    the same interface on a LEAP hand's Dynamixel bus
                       (dexndm_envs.real_env.RealHandEnv)
+    DexNDM-ChaosBox-v0  the virtual LEAP hand in the chaos box of soft balls, in process
+                      (dexndm_envs.virtual_chaos_box.VirtualChaosBoxEnv)
 """
 
 from __future__ import annotations
@@ -33,4 +35,11 @@ if "DexNDM-Real-v0" not in registry:
         entry_point="dexndm_envs.real_env:RealHandEnv",
         max_episode_steps=EPISODE_STEPS,
         disable_env_checker=True,  # the checker would step the hardware with random actions
+    )
+
+if "DexNDM-ChaosBox-v0" not in registry:
+    register(
+        id="DexNDM-ChaosBox-v0",
+        entry_point="dexndm_envs.virtual_chaos_box:VirtualChaosBoxEnv",
+        max_episode_steps=EPISODE_STEPS,  # the box never ends an episode; a collector goes on
     )

@@ -235,7 +235,7 @@ def add_noise(
 
 # ------------------------------------------------------------------ settings
 def collection_settings(
-    port: str,
+    port: str | None,
     wrist: str,
     hand_config_file: str | Path | None,
     hand: HandConfig,
@@ -244,8 +244,14 @@ def collection_settings(
     seed: int,
     realtime: bool,
     hardware_note: str,
+    hardware: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The settings of a run, as written to collection.json.
+
+    Args:
+        hardware: what is driven when it is not a real hand at `port` (None there), e.g.
+            {"kind": "virtual", "profile": "default", "seed": 0}: the episodes' metadata
+            records it instead of {"kind": "real", "port", "note"}, and a resume compares it.
 
     Raises:
         CollectionError: for a wrist that is not one of task.WRISTS.
@@ -268,6 +274,7 @@ def collection_settings(
         "steps": source.steps,
         "realtime": realtime,
         "hardware_note": hardware_note,
+        "hardware": None if hardware is None else dict(hardware),
         "software_version": software_version(),
     }
     return json.loads(json.dumps(settings))  # plain JSON values, as read back from disk
@@ -446,7 +453,11 @@ class ChaosBoxCollector:
         self, index: int, source: str, noise: dict[str, Any] | None, extra: dict[str, Any]
     ) -> dict[str, Any]:
         settings = self.settings
-        hardware = {"kind": "real", "port": settings["port"], "note": settings["hardware_note"]}
+        hardware = settings.get("hardware") or {
+            "kind": "real",
+            "port": settings["port"],
+            "note": settings["hardware_note"],
+        }
         extra = {
             **extra,
             "episode": index,

@@ -1,0 +1,201 @@
+"""DexNDM-ChaosBox-v0: the virtual hand in the chaos box in process, and collecting from it.
+
+Few balls and short episodes keep these fast; the ball count changes the load, not the code.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import dexndm_envs  # registers the environments
+from dexndm_envs import chaos_collection as chaos
+from dexndm_envs.constants import MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data import load_episodes
+from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.virtual_chaos_box import VirtualChaosBoxEnv, collect_virtual_chaos_box
+
+BALLS = 8
+
+
+def actions(steps: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1.0, 1.0, (steps, NUM_JOINTS))
+
+
+def run(env: VirtualChaosBoxEnv, seed: int, steps: int) -> list[dict]:
+    infos = [env.reset(seed=seed)[1]]
+    infos += [env.step(a)[4] for a in actions(steps)]
+    return infos
+
+
+def test_registered_env_passes_gymnasiums_checker():
+    env = gym.make("DexNDM-ChaosBox-v0", num_balls=BALLS)
+    assert env.spec.max_episode_steps == dexndm_envs.EPISODE_STEPS
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*infinity.*")  # unbounded obs, as every env
+        check_env(env.unwrapped)
+    env.close()
+
+
+def test_a_seed_fixes_the_run_and_a_reset_drops_the_balls_anew():
+    env = VirtualChaosBoxEnv(num_balls=BALLS)
+    first = run(env, seed=3, steps=10)
+    balls_after_steps = env.box.positions(env.data).copy()
+    again = run(VirtualChaosBoxEnv(num_balls=BALLS), seed=3, steps=10)
+    for a, b in zip(first, again, strict=True):
+        for key in ("joint_pos", "joint_vel", "joint_current", "joint_targets"):
+            np.testing.assert_array_equal(a[key], b[key])
+    env.reset(seed=3)
+    dropped_again = env.box.positions(env.data).copy()
+    assert not np.allclose(dropped_again, balls_after_steps)
+    env.reset(seed=4)
+    assert not np.allclose(env.box.positions(env.data), dropped_again)
+    assert env.box.inside(env.data)
+
+
+def test_info_holds_the_servo_readings_in_the_real_envs_units():
+    # "gentle" reads without latency, so the readings belong to the present physics state
+    env = VirtualChaosBoxEnv("palm_down", hardware_profile="gentle", num_balls=BALLS)
+    obs, info = env.reset(seed=0)
+    assert obs.shape == env.observation_space.shape and obs.dtype == np.float32
+    assert info["wrist"] == "palm_down" and info["axis"].tolist() == [0.0, 0.0, 1.0]
+    assert info["hardware"] == {
+        "kind": "virtual",
+        "profile": "gentle",
+        "seed": 0,
+        "scene": "chaos_box",
+        "num_balls": BALLS,
+    }
+    offset = env.motors.motors.zero_offset_rad
+    half_tick = ct.RAD_PER_TICK / 2 + 1e-9
+    moved = False
+    for action in actions(15):
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert (reward, terminated, truncated) == (0.0, False, False)
+        for key in ("joint_pos", "joint_vel", "joint_current", "joint_targets"):
+            assert info[key].shape == (NUM_JOINTS,)
+        qpos, qvel = env.data.qpos[:NUM_JOINTS], env.data.qvel[:NUM_JOINTS]  # hand first
+        # joint_pos: rad, model convention, off by the encoder's zero offset and quantisation
+        assert np.abs(info["joint_pos"] - qpos - offset).max() <= half_tick
+        # joint_vel: rad/s (not the servo's 0.229 rpm units)
+        assert np.abs(info["joint_vel"] - qvel).max() <= ct.VELOCITY_UNIT_RAD_S / 2 + 1e-9
+        moved = moved or np.abs(info["joint_vel"]).max() > 0.1
+        # joint_current: whole mA, within the servos' Goal Current
+        current = info["joint_current"]
+        assert np.array_equal(current, np.rint(current))
+        assert np.abs(current).max() <= max(env.motors.hand.goal_current_ma)
+    assert moved
+    assert np.abs(current).max() > 20.0  # mA: holding the fingers up against gravity
+
+
+def test_targets_move_relative_to_the_last_ones_within_the_joint_limits():
+    env = VirtualChaosBoxEnv(num_balls=0)
+    start = np.full(NUM_JOINTS, 0.3)
+    _, info = env.reset(seed=0, options={"joint_targets": start})
+    np.testing.assert_array_equal(info["joint_targets"], start)
+    action = np.linspace(-1.0, 1.0, NUM_JOINTS)
+    info = env.step(action)[4]
+    np.testing.assert_allclose(info["joint_targets"], start + action * MAX_DELTA_RAD)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"wrist": "sideways"}, "unknown wrist 'sideways' for the chaos box; valid: palm_up"),
+        ({"wrist": "random"}, "unknown wrist 'random'"),
+        ({"wrist": (1.0, 0.0, 0.0, 0.0)}, "valid: palm_up, palm_down"),
+        ({"num_balls": -1}, "num_balls must be an integer in 0 .. 150, got -1"),
+        ({"num_balls": 151}, "num_balls must be an integer in 0 .. 150, got 151"),
+        ({"num_balls": 2.5}, "num_balls must be an integer"),
+        ({"history_len": 0}, "history_len must be an integer >= 1, got 0"),
+        ({"hardware_seed": "a"}, "hardware_seed must be an integer, got 'a'"),
+        ({"hardware_profile": "shiny"}, "unknown hardware profile 'shiny'; presets: default"),
+        ({"axis": "+w"}, "unknown axis '+w'"),
+    ],
+)
+def test_bad_options_are_named_with_the_valid_ones(options, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        VirtualChaosBoxEnv(**options)
+
+
+def test_bad_use_is_refused_before_anything_moves():
+    env = VirtualChaosBoxEnv(num_balls=0)
+    with pytest.raises(RuntimeError, match="call reset"):
+        env.step(np.zeros(NUM_JOINTS))
+    with pytest.raises(ValueError, match="16 finite joint angles"):
+        env.reset(options={"joint_targets": np.zeros(3)})
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="non-finite values for joints: if_mcp"):
+        env.step(np.r_[np.nan, np.zeros(NUM_JOINTS - 1)])
+
+
+# ------------------------------------------------------------------ collection
+def collect(out: Path, episodes: int, **options) -> list[Path]:
+    values = {"num_balls": BALLS, "progress": False, **options}
+    return collect_virtual_chaos_box(out, chaos.SmoothRandomActions(steps=10), episodes, **values)
+
+
+def test_collection_writes_loadable_episodes_of_the_virtual_hand(tmp_path: Path):
+    paths = collect(tmp_path / "chaos", 3, hardware_seed=2, wrist="base_up")
+    assert paths == [tmp_path / "chaos" / f"episode_{i:06d}.npz" for i in range(3)]
+    episodes = load_episodes(tmp_path / "chaos", require=chaos_arrays())
+    assert [e.index for e in episodes] == [0, 1, 2]
+    for episode in episodes:
+        assert episode.num_steps == 10
+        assert episode.meta["hardware"] == {
+            "kind": "virtual",
+            "profile": "default",
+            "seed": 2,
+            "scene": "chaos_box",
+            "num_balls": BALLS,
+        }
+        assert episode.meta["wrist"] == "base_up"
+        assert np.ptp(episode.joint_targets, axis=0).max() > 0.1
+    # no resets in between: each episode goes on from where the last one stopped
+    assert [e.meta["extra"]["follows_episode"] for e in episodes] == [None, 0, 1]
+    step = np.abs(episodes[1].joint_targets[0] - episodes[0].joint_targets[-1]).max()
+    assert step <= MAX_DELTA_RAD + 1e-9
+
+
+def chaos_arrays() -> tuple[str, ...]:
+    return ("joint_pos", "joint_targets", "joint_vel", "joint_current", "timestamps")
+
+
+def test_resume_collects_only_the_missing_episodes(tmp_path: Path):
+    out = tmp_path / "chaos"
+    collect(out, 4)
+    (out / "episode_000001.npz").unlink()  # as if the run had stopped before these
+    (out / "episode_000003.npz").unlink()
+    kept = {i: (out / f"episode_{i:06d}.npz").read_bytes() for i in (0, 2)}
+    paths = collect(out, 5)
+    assert [p.name for p in paths] == [f"episode_{i:06d}.npz" for i in range(5)]
+    assert all((out / f"episode_{i:06d}.npz").read_bytes() == data for i, data in kept.items())
+    follows = {e.index: e.meta["extra"]["follows_episode"] for e in load_episodes(out)}
+    assert follows == {0: None, 1: None, 2: 1, 3: 1, 4: 3}  # 2 is from the first run
+
+
+def test_resume_with_another_hand_is_refused(tmp_path: Path):
+    out = tmp_path / "chaos"
+    collect(out, 1)
+    with pytest.raises(chaos.CollectionError, match="hardware: differs in seed"):
+        collect(out, 2, hardware_seed=1)
+    with pytest.raises(chaos.CollectionError, match="hardware: differs in num_balls"):
+        collect(out, 2, num_balls=BALLS + 1)
+    assert [e.index for e in load_episodes(out)] == [0]
+
+
+def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path):
+    hand = VirtualChaosBoxEnv(num_balls=0).motors.hand
+    source = chaos.SmoothRandomActions(steps=10)
+    values = {"seed": 0, "realtime": True, "hardware_note": "serial 7"}
+    real = chaos.collection_settings("/dev/ttyUSB0", "palm_down", None, hand, source, **values)
+    assert real["hardware"] is None
+    # a collection.json written before the setting existed resumes
+    before = {k: v for k, v in real.items() if k != "hardware"}
+    assert chaos.settings_differences(before, real) == []

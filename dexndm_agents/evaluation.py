@@ -20,7 +20,7 @@ import itertools
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -110,6 +110,11 @@ class RandomPolicy:
         return self.rng.uniform(-1.0, 1.0, NUM_JOINTS).astype(np.float32), state
 
 
+StepHook = Callable[[dict[str, Any], np.ndarray, dict[str, Any]], None]
+"""Called by run_episode after every step with (the info before the step, the action sent,
+the step's info); the info before the first step is reset's."""
+
+
 def run_episode(
     env: gym.Env,
     policy: Policy,
@@ -117,6 +122,7 @@ def run_episode(
     deterministic: bool = True,
     max_steps: int | None = None,
     record: bool = False,
+    on_step: StepHook | None = None,
 ) -> EpisodeResult:
     """Run one episode of a DexNDM-Rotate-v0 env (or one wrapping it) from reset(seed=seed).
 
@@ -134,6 +140,7 @@ def run_episode(
             TTF is relative to the steps the episode could last, min(max_steps, time limit),
             so an object held to the end always has TTF 1.
         record: keep rendered frames.
+        on_step: a StepHook, e.g. to record the episode's readings and targets.
 
     Raises:
         ValueError: record without render_mode="rgb_array", or max_steps < 1.
@@ -151,12 +158,16 @@ def run_episode(
     frames = [env.render()] if record else []
     rot_vel = []
     state, episode_start = None, np.ones((1,), dtype=bool)
+    step_info = info
     for _ in range(episode_steps):
         action, state = policy.predict(
             observation, state=state, episode_start=episode_start, deterministic=deterministic
         )
         episode_start = np.zeros((1,), dtype=bool)
-        observation, _, terminated, truncated, step_info = env.step(_single_action(action))
+        action, previous_info = _single_action(action), step_info
+        observation, _, terminated, truncated, step_info = env.step(action)
+        if on_step is not None:
+            on_step(previous_info, action, step_info)
         tracker.add(step_info)
         rot_vel.append(step_info["rot_vel"])
         if record:

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 import dexndm_envs
 from dexndm_agents.generalist import Generalist, ResidualMLP, observation_stats
 from dexndm_agents.policies import Policy
+from dexndm_agents.splits import split_episode_ids
 from dexndm_envs import interface
 from dexndm_envs.constants import NUM_JOINTS
 
@@ -368,14 +369,13 @@ def split_by_episode(
         )
     if not 0.0 <= val_fraction < 1.0:
         raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
-    episodes = np.unique(dataset.episode_ids)
-    n_val = 0 if val_fraction == 0 else max(1, round(val_fraction * len(episodes)))
-    if n_val >= len(episodes):
+    try:
+        _, val_eps = split_episode_ids(dataset.episode_ids, val_fraction, seed)
+    except ValueError:
         raise ValueError(
-            f"{len(episodes)} kept episode(s) cannot be split by episode with val_fraction "
-            f"{val_fraction}; collect more episodes or pass val_fraction=0"
-        )
-    val_eps = np.random.default_rng(seed).permutation(episodes)[:n_val]
+            f"{len(np.unique(dataset.episode_ids))} kept episode(s) cannot be split by episode "
+            f"with val_fraction {val_fraction}; collect more episodes or pass val_fraction=0"
+        ) from None
     is_val = np.isin(dataset.episode_ids, val_eps)
     return np.flatnonzero(~is_val), np.flatnonzero(is_val)
 

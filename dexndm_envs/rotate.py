@@ -220,6 +220,11 @@ class RotateEnv(gym.Env):
         """Control period in seconds (0.05 s: 20 Hz)."""
         return float(self.model.opt.timestep) * self.frame_skip
 
+    @property
+    def max_delta_rad(self) -> float:
+        """Target change of a full action (rad per step), as on DexNDM-Real-v0."""
+        return self.config.max_delta_rad
+
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Draw object, wrist, axis, grasp and randomisation; start holding the object.

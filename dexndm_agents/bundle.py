@@ -1,0 +1,142 @@
+"""DexNDM bundles: a hardware dynamics model, the residual adapter trained through it, and the
+settings both were trained with, in one versioned file.
+
+A bundle is what `NDMResidualWrapper(env, bundle=...)` deploys. The file is a torch archive of
+plain values only (tensors, numbers, strings; settings as JSON text), so it loads with
+`torch.load(weights_only=True)`: opening a bundle never runs code from it.
+
+Usage:
+    bundle = Bundle(ndm, adapter, {"task": {...}, "hardware": {...}, "metrics": {...}})
+    bundle.save("runs/dexndm/bundle.pt")
+    bundle = Bundle.load("runs/dexndm/bundle.pt")      # or Bundle.load("default")
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dexndm_agents.ndm import build_model
+from dexndm_agents.residual import ResidualAdapter
+
+FORMAT = "dexndm-bundle"
+FORMAT_VERSION = 1
+SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
+SHIPPED: dict[str, str] = {"default": "default.pt"}
+"""Bundles inside the package, by name. "default": the default task (palm up, +z, the shipped
+base policy) on the default virtual hand (profile "default", hardware seed 0)."""
+
+_KEYS = ("format", "format_version", "ndm_config", "ndm_state", "residual_config", "residual_state")
+
+
+class BundleError(ValueError):
+    """A bundle file that is missing, corrupt, of another format or inconsistent."""
+
+
+@dataclass
+class Bundle:
+    """A dynamics model, its residual adapter and how they were trained.
+
+    Attributes:
+        ndm: the hardware dynamics model (dexndm_agents.ndm), frozen.
+        residual: the residual adapter trained through it.
+        config: JSON-able settings: the task and base policy, the hardware, the data, the
+            training settings and measured figures (whatever the trainer recorded).
+    """
+
+    ndm: nn.Module
+    residual: ResidualAdapter
+    config: dict[str, Any] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the bundle (parent directories are created); returns the path."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "ndm_config": json.dumps(self.ndm.config()),
+            "ndm_state": self.ndm.state_dict(),
+            "residual_config": json.dumps(self.residual.config()),
+            "residual_state": self.residual.state_dict(),
+            "config": json.dumps(self.config),
+        }
+        temp = path.with_name(f".{path.name}.tmp")
+        torch.save(payload, temp)
+        temp.replace(path)  # a crash mid-write never leaves a half bundle under the name
+        return path
+
+    @classmethod
+    def load(cls, bundle: str | Path) -> Bundle:
+        """Read a bundle by shipped name (SHIPPED) or path.
+
+        Raises:
+            BundleError: no such name or file; not a bundle; a newer format; weights that do
+                not fit the recorded model settings.
+        """
+        path = resolve_bundle(bundle)
+        payload = _read_payload(path)
+        try:
+            ndm = build_model(_json(payload, "ndm_config", path))
+            ndm.load_state_dict(payload["ndm_state"])
+            residual = ResidualAdapter(**_json(payload, "residual_config", path))
+            residual.load_state_dict(payload["residual_state"])
+        except (RuntimeError, TypeError, ValueError, KeyError) as err:
+            raise BundleError(
+                f"{path}: its weights do not fit the model settings recorded with them ({err})"
+            ) from None
+        config = _json(payload, "config", path) if "config" in payload else {}
+        return cls(ndm.eval().requires_grad_(False), residual.eval().requires_grad_(False), config)
+
+
+def resolve_bundle(bundle: str | Path) -> Path:
+    """The file of a shipped bundle name, or the given path if it exists."""
+    if isinstance(bundle, str) and bundle in SHIPPED:
+        path = SHIPPED_DIR / SHIPPED[bundle]
+        if not path.is_file():
+            raise BundleError(f"the shipped bundle {bundle!r} is missing from {SHIPPED_DIR}")
+        return path
+    path = Path(bundle)
+    if not path.is_file():
+        raise BundleError(
+            f"no bundle {str(bundle)!r}: not a file, and not a shipped name ({', '.join(SHIPPED)})"
+        )
+    return path
+
+
+def _read_payload(path: Path) -> dict[str, Any]:
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # torch raises many types for foreign or truncated files
+        raise BundleError(
+            f"{path}: not a readable bundle file ({type(err).__name__}: {err})"
+        ) from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise BundleError(f"{path}: not a DexNDM bundle (no {FORMAT!r} format field)")
+    version = payload.get("format_version")
+    if not isinstance(version, int) or version < 1:
+        raise BundleError(f"{path}: unknown bundle format version {version!r}")
+    if version > FORMAT_VERSION:
+        raise BundleError(
+            f"{path}: bundle format {version} is newer than this dexndm reads "
+            f"({FORMAT_VERSION}); upgrade dexndm"
+        )
+    missing = [key for key in _KEYS if key not in payload]
+    if missing:
+        raise BundleError(f"{path}: bundle lacks {', '.join(missing)}")
+    return payload
+
+
+def _json(payload: dict[str, Any], key: str, path: Path) -> dict[str, Any]:
+    try:
+        value = json.loads(payload[key])
+    except (TypeError, json.JSONDecodeError) as err:
+        raise BundleError(f"{path}: {key} is not JSON text ({err})") from None
+    if not isinstance(value, dict):
+        raise BundleError(f"{path}: {key} must be a JSON object")
+    return value

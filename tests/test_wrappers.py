@@ -1,0 +1,179 @@
+"""Bundles (save/load, clear errors) and NDMResidualWrapper (conformance, what it executes)."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from gymnasium.utils.env_checker import check_env
+from stable_baselines3 import PPO
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import dexndm_envs  # noqa: F401  (registers the environments)
+from dexndm_agents import NDMResidualWrapper
+from dexndm_agents.bundle import Bundle, BundleError
+from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM
+from dexndm_agents.residual import ResidualAdapter
+from dexndm_envs import interface
+from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
+from dexndm_envs.dynamixel import VirtualDynamixelServer
+from dexndm_envs.virtual_backend import VirtualHandBackend
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+ENV_KWARGS = {"object_set": "cylinder", "history_len": 3}
+
+
+def make_bundle(bound_rad: float = 0.05, seed: int = 0, whole_hand: bool = False) -> Bundle:
+    """An untrained model and an adapter whose last layer is random: it corrects something."""
+    torch.manual_seed(seed)
+    ndm = WholeHandNDM(window=4, hidden=16) if whole_hand else JointWiseNDM(window=4, hidden=16)
+    adapter = ResidualAdapter(history=3, hidden=32, bound_rad=bound_rad)
+    with torch.no_grad():
+        adapter.net[-1].weight.normal_(0.0, 0.5)
+    return Bundle(ndm, adapter, {"note": "test bundle"})
+
+
+def rollout(env: gym.Env, actions: np.ndarray, seed: int = 0):
+    obs, info = env.reset(seed=seed)
+    observations, infos = [obs], [info]
+    for action in actions:
+        obs, _, terminated, _, info = env.step(action)
+        observations.append(obs)
+        infos.append(info)
+        if terminated:
+            break
+    return observations, infos
+
+
+def test_bundle_round_trip_gives_identical_models(tmp_path):
+    bundle = make_bundle(whole_hand=True)
+    path = bundle.save(tmp_path / "sub" / "bundle.pt")
+    loaded = Bundle.load(path)
+    joint_pos = torch.rand(5, 4, 16)
+    targets = joint_pos + 0.01
+    torch.testing.assert_close(loaded.ndm(joint_pos, targets), bundle.ndm(joint_pos, targets))
+    torch.testing.assert_close(
+        loaded.residual(joint_pos[:, 1:], targets[:, 1:]),
+        bundle.residual(joint_pos[:, 1:], targets[:, 1:]),
+    )
+    assert loaded.config == {"note": "test bundle"}
+    assert not any(p.requires_grad for p in loaded.residual.parameters())
+
+
+def test_bundle_errors_say_what_is_wrong(tmp_path):
+    with pytest.raises(BundleError, match="not a shipped name \\(default"):
+        Bundle.load("nonexistent")
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"definitely not a torch archive")
+    with pytest.raises(BundleError, match="not a readable bundle file"):
+        Bundle.load(junk)
+    other = tmp_path / "other.pt"
+    torch.save({"format": "something-else"}, other)
+    with pytest.raises(BundleError, match="not a DexNDM bundle"):
+        Bundle.load(other)
+    path = make_bundle().save(tmp_path / "bundle.pt")
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(path.read_bytes()[:2000])
+    with pytest.raises(BundleError, match="not a readable bundle file"):
+        Bundle.load(truncated)
+
+
+def test_newer_or_mismatched_bundles_are_refused(tmp_path):
+    path = make_bundle().save(tmp_path / "bundle.pt")
+    payload = torch.load(path, weights_only=True)
+    newer = dict(payload, format_version=99)
+    torch.save(newer, tmp_path / "newer.pt")
+    with pytest.raises(BundleError, match="newer than this dexndm reads"):
+        Bundle.load(tmp_path / "newer.pt")
+    config = json.loads(payload["ndm_config"])
+    mismatched = dict(payload, ndm_config=json.dumps({**config, "hidden": 8}))
+    torch.save(mismatched, tmp_path / "mismatched.pt")
+    with pytest.raises(BundleError, match="do not fit the model settings"):
+        Bundle.load(tmp_path / "mismatched.pt")
+
+
+def test_wrapper_passes_the_env_checkers(tmp_path):
+    path = make_bundle().save(tmp_path / "bundle.pt")
+    env = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), bundle=path)
+    check_env(env, skip_render_check=True)
+    sb3_check_env(env)
+
+
+def test_a_zero_residual_changes_nothing():
+    """A fresh adapter corrects nothing: same observations, targets and rewards, bit for bit."""
+    fresh = Bundle(JointWiseNDM(window=4, hidden=8), ResidualAdapter(history=2))
+    actions = np.random.default_rng(0).uniform(-1, 1, (30, 16))
+    plain = rollout(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), actions)
+    wrapped = rollout(
+        NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), fresh), actions
+    )
+    for obs_plain, obs_wrapped in zip(plain[0], wrapped[0], strict=True):
+        np.testing.assert_array_equal(obs_plain, obs_wrapped)
+    assert all(np.array_equal(info["residual"], np.zeros(16)) for info in wrapped[1])
+
+
+def test_the_hand_gets_the_policy_targets_plus_the_bounded_residual():
+    env = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), make_bundle(0.05))
+    actions = np.random.default_rng(1).uniform(-0.3, 0.3, (20, 16))
+    observations, infos = rollout(env, actions)
+    base = infos[0]["joint_targets"]
+    layout = env.get_wrapper_attr("obs_layout")
+    for action, obs, info in zip(actions, observations[1:], infos[1:], strict=False):
+        base = interface.next_targets(base, action, env.max_delta_rad)
+        np.testing.assert_allclose(info["base_targets"], base)
+        np.testing.assert_allclose(info["joint_targets"], base + info["residual"])
+        assert np.abs(info["residual"]).max() <= 0.05 + 1e-12
+        # the policy sees its own targets, as in the simulator it was trained in
+        newest = obs[layout["joint_targets"]].reshape(3, 16)[-1]
+        np.testing.assert_allclose(newest, interface.normalize_joints(base), atol=1e-6)
+    assert np.abs(np.stack([info["residual"] for info in infos[1:]])).max() > 0.01
+
+
+def test_the_residual_is_what_the_adapter_asks_for(tmp_path):
+    bundle = make_bundle(0.05)
+    env = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), bundle)
+    _, info = env.reset(seed=3)
+    joint_pos = [info["joint_pos"]] * 3
+    base = [info["joint_targets"]] * 3
+    for action in np.zeros((4, 16)):
+        base = [*base[1:], interface.next_targets(base[-1], action, env.max_delta_rad)]
+        with torch.no_grad():
+            asked = bundle.residual(
+                torch.as_tensor(np.array([joint_pos]), dtype=torch.float32),
+                torch.as_tensor(np.array([base]), dtype=torch.float32),
+            )[0].numpy()
+        _, _, _, _, info = env.step(action)
+        # zero actions: only the joint limits can stop the correction asked for
+        executed = np.clip(base[-1] + asked, JOINT_LOWER_RAD, JOINT_UPPER_RAD) - base[-1]
+        np.testing.assert_allclose(info["residual"], executed, atol=1e-5)
+        joint_pos = [*joint_pos[1:], info["joint_pos"]]
+
+
+def test_an_sb3_agent_trains_through_the_wrapper():
+    env = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), make_bundle())
+    model = PPO("MlpPolicy", env, n_steps=32, batch_size=32, n_epochs=1, device="cpu", seed=0)
+    model.learn(64)
+    action, _ = model.predict(env.reset(seed=0)[0], deterministic=True)
+    assert action.shape == (16,)
+
+
+def test_the_wrapper_drives_the_real_hand_env_over_the_wire():
+    backend = VirtualHandBackend("default", seed=0, wrist="palm_up", scene_name="task")
+    with VirtualDynamixelServer(backend=backend, lockstep=True, seed=0) as server:
+        env = gym.make("DexNDM-Real-v0", port=server.port_path, realtime=False, history_len=3)
+        env = NDMResidualWrapper(env, make_bundle())
+        env.reset(seed=0)
+        for _ in range(3):
+            _, _, _, _, info = env.step(np.full(16, 0.2))
+        env.close()
+    np.testing.assert_allclose(info["joint_targets"], info["base_targets"] + info["residual"])
+    assert np.abs(info["residual"]).max() > 0
+
+
+def test_envs_without_the_shared_interface_are_refused():
+    with pytest.raises(ValueError, match="Box action space of shape \\(16,\\)"):
+        NDMResidualWrapper(gym.make("Pendulum-v1"), make_bundle())

@@ -25,6 +25,8 @@ from dexndm_agents.ndm import build_model
 from dexndm_agents.residual import ResidualAdapter
 
 FORMAT = "dexndm-bundle"
+MODEL_FORMAT = "dexndm-ndm"
+"""A dynamics model alone (examples/train_ndm.py writes one; train_residual.py reads it)."""
 FORMAT_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
 SHIPPED: dict[str, str] = {"default": "default.pt"}
@@ -32,6 +34,7 @@ SHIPPED: dict[str, str] = {"default": "default.pt"}
 base policy) on the default virtual hand (profile "default", hardware seed 0)."""
 
 _KEYS = ("format", "format_version", "ndm_config", "ndm_state", "residual_config", "residual_state")
+_MODEL_KEYS = ("format", "format_version", "ndm_config", "ndm_state")
 
 
 class BundleError(ValueError):
@@ -55,8 +58,6 @@ class Bundle:
 
     def save(self, path: str | Path) -> Path:
         """Write the bundle (parent directories are created); returns the path."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -66,10 +67,7 @@ class Bundle:
             "residual_state": self.residual.state_dict(),
             "config": json.dumps(self.config),
         }
-        temp = path.with_name(f".{path.name}.tmp")
-        torch.save(payload, temp)
-        temp.replace(path)  # a crash mid-write never leaves a half bundle under the name
-        return path
+        return _atomic_save(payload, Path(path))
 
     @classmethod
     def load(cls, bundle: str | Path) -> Bundle:
@@ -80,18 +78,60 @@ class Bundle:
                 not fit the recorded model settings.
         """
         path = resolve_bundle(bundle)
-        payload = _read_payload(path)
-        try:
-            ndm = build_model(_json(payload, "ndm_config", path))
-            ndm.load_state_dict(payload["ndm_state"])
-            residual = ResidualAdapter(**_json(payload, "residual_config", path))
-            residual.load_state_dict(payload["residual_state"])
-        except (RuntimeError, TypeError, ValueError, KeyError) as err:
-            raise BundleError(
-                f"{path}: its weights do not fit the model settings recorded with them ({err})"
-            ) from None
+        payload = _read_payload(path, FORMAT, _KEYS)
+        ndm = _restore(path, lambda: _model(payload, path))
+        residual = _restore(path, lambda: _adapter(payload, path))
         config = _json(payload, "config", path) if "config" in payload else {}
         return cls(ndm.eval().requires_grad_(False), residual.eval().requires_grad_(False), config)
+
+
+def save_ndm(ndm: nn.Module, path: str | Path, config: dict[str, Any] | None = None) -> Path:
+    """Write a dynamics model alone, with how it was trained (JSON-able `config`)."""
+    payload = {
+        "format": MODEL_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "ndm_config": json.dumps(ndm.config()),
+        "ndm_state": ndm.state_dict(),
+        "config": json.dumps(config or {}),
+    }
+    return _atomic_save(payload, Path(path))
+
+
+def load_ndm(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
+    """Read a model file of save_ndm: (the model, frozen; its training config).
+
+    Raises:
+        BundleError: not a model file, a newer format, or weights that do not fit.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"no dynamics model file {path}")
+    payload = _read_payload(path, MODEL_FORMAT, _MODEL_KEYS)
+    ndm = _restore(path, lambda: _model(payload, path))
+    return ndm.eval().requires_grad_(False), _json(payload, "config", path)
+
+
+def _model(payload: dict[str, Any], path: Path) -> nn.Module:
+    ndm = build_model(_json(payload, "ndm_config", path))
+    ndm.load_state_dict(payload["ndm_state"])
+    return ndm
+
+
+def _restore(path: Path, make: Any) -> Any:
+    try:
+        return make()
+    except (RuntimeError, TypeError, ValueError, KeyError) as err:
+        raise BundleError(
+            f"{path}: its weights do not fit the model settings recorded with them ({err})"
+        ) from None
+
+
+def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.tmp")
+    torch.save(payload, temp)
+    temp.replace(path)  # a crash mid-write never leaves a half file under the name
+    return path
 
 
 def resolve_bundle(bundle: str | Path) -> Path:
@@ -109,15 +149,22 @@ def resolve_bundle(bundle: str | Path) -> Path:
     return path
 
 
-def _read_payload(path: Path) -> dict[str, Any]:
+def _adapter(payload: dict[str, Any], path: Path) -> ResidualAdapter:
+    adapter = ResidualAdapter(**_json(payload, "residual_config", path))
+    adapter.load_state_dict(payload["residual_state"])
+    return adapter
+
+
+def _read_payload(path: Path, kind: str, keys: tuple[str, ...]) -> dict[str, Any]:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for foreign or truncated files
         raise BundleError(
             f"{path}: not a readable bundle file ({type(err).__name__}: {err})"
         ) from None
-    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-        raise BundleError(f"{path}: not a DexNDM bundle (no {FORMAT!r} format field)")
+    if not isinstance(payload, dict) or payload.get("format") != kind:
+        what = "bundle" if kind == FORMAT else "dynamics model file"
+        raise BundleError(f"{path}: not a DexNDM {what} (no {kind!r} format field)")
     version = payload.get("format_version")
     if not isinstance(version, int) or version < 1:
         raise BundleError(f"{path}: unknown bundle format version {version!r}")
@@ -126,7 +173,7 @@ def _read_payload(path: Path) -> dict[str, Any]:
             f"{path}: bundle format {version} is newer than this dexndm reads "
             f"({FORMAT_VERSION}); upgrade dexndm"
         )
-    missing = [key for key in _KEYS if key not in payload]
+    missing = [key for key in keys if key not in payload]
     if missing:
         raise BundleError(f"{path}: bundle lacks {', '.join(missing)}")
     return payload

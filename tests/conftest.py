@@ -22,8 +22,11 @@ def repo_root() -> pathlib.Path:
     return REPO_ROOT
 
 
-def run_program(script: str, *args: str, timeout_s: float = 300) -> str:
-    """Run a program of the repository (path relative to its top level); return its stdout.
+def run_program(
+    script: str, *args: str, timeout_s: float = 300, expect_failure: bool = False
+) -> str:
+    """Run a program of the repository (path relative to its top level); return its stdout
+    (with expect_failure: assert it fails, and return its stderr).
 
     The program gets one torch thread, as the tests' own process does (one_torch_thread): on
     a 2-core machine more only contend with the env.
@@ -36,6 +39,9 @@ def run_program(script: str, *args: str, timeout_s: float = 300) -> str:
         cwd=REPO_ROOT,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
+    if expect_failure:
+        assert result.returncode != 0, result.stdout[-3000:]
+        return result.stderr
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
 

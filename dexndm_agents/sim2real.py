@@ -1,0 +1,384 @@
+"""The whole DexNDM loop on the virtual LEAP hand, stage by stage, and the paper's comparison.
+
+DESIGN.md "The DexNDM loop": (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
+the hand, (4) the joint-wise NDM and the whole-hand baseline, (5) a residual adapter through
+each, (7) the same metrics on the ideal sim, and on the virtual hand with direct transfer, with
+the whole-hand residual and with DexNDM, on the same seeds. Every stage writes its result
+under one run directory and a rerun reuses what is there (the chaos box resumes mid-way), so
+a long run that is killed loses at most the stage it was in.
+
+Usage:
+    cfg = LoopConfig(out_dir=Path("runs/sim2real"), **PRESETS["quick"])
+    results = run_loop(cfg)          # {"ideal": {"RotR": ...}, "direct": ..., ...}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dexndm_agents.bundle import Bundle
+from dexndm_agents.evaluation import run_episode
+from dexndm_agents.ndm import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_agents.ndm_data import Windows, make_windows, split_episodes, take_transitions
+from dexndm_agents.ndm_training import fit, hold_error, prediction_error
+from dexndm_agents.policies import Policy, policy_env_kwargs
+from dexndm_agents.residual import ResidualAdapter, segment_length, tracking_error, train_residual
+from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
+from dexndm_agents.wrappers import NDMResidualWrapper
+from dexndm_envs.chaos_collection import ActionFile
+from dexndm_envs.data import Episode, load_episodes
+from dexndm_envs.metrics import EpisodeMetrics
+from dexndm_envs.virtual_chaos_box import collect_virtual_chaos_box
+
+logger = logging.getLogger(__name__)
+
+CONDITIONS = ("ideal", "direct", "whole_hand", "dexndm")
+"""The paper's comparison: ideal sim; virtual hand with direct transfer, with a whole-hand-NDM
+residual, and with DexNDM (the joint-wise NDM's residual)."""
+
+MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
+"""The condition each dynamics model serves."""
+
+
+@dataclass
+class LoopConfig:
+    """Settings of one run of the loop (PRESETS holds the quick and the full one)."""
+
+    out_dir: Path
+    hardware_profile: str = "default"
+    hardware_seed: int = 0
+    sim_episodes: int = 60
+    chaos_episodes: int = 80
+    num_balls: int = 100
+    window: int = 10
+    residual_history: int = 3
+    ndm_epochs: int = 20
+    residual_epochs: int = 30
+    eval_episodes: int = 50
+    eval_seed: int = 1000
+    episode_steps: int = 400
+    """Steps of every rollout, chaos-box episode and evaluation episode (the paper: 400)."""
+    study_sizes: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000)
+    """Chaos-box transitions the model study fits on (capped at what there is)."""
+    seed: int = 0
+    progress: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"sim_episodes": 30, "chaos_episodes": 30, "eval_episodes": 30},
+    "full": {},
+    "smoke": {  # every stage in seconds, for tests: the figures mean nothing
+        "sim_episodes": 3,
+        "chaos_episodes": 2,
+        "num_balls": 20,
+        "window": 4,
+        "ndm_epochs": 2,
+        "residual_epochs": 2,
+        "eval_episodes": 1,
+        "episode_steps": 30,
+        "study_sizes": (50, 100),
+    },
+}
+
+
+@dataclass
+class LoopData:
+    """The episodes of a run: sim rollouts of the base policy and the hand's chaos box."""
+
+    sim: list[Episode]
+    chaos: list[Episode]
+    direct: list[Episode] = field(default_factory=list)
+
+
+def _windows(episodes: list[Episode], window: int, seed: int) -> tuple[Windows, Windows]:
+    """Train and eval windows of episodes split 9:1 by episode (the paper's split)."""
+    train, evaluation = split_episodes(episodes, eval_fraction=0.1, seed=seed)
+    return make_windows(train, window), make_windows(evaluation, window)
+
+
+def _rollouts(
+    policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
+) -> list[Episode]:
+    """The base policy's rollouts on one hardware, recorded once per run directory."""
+    directory = cfg.out_dir / name
+    if not (directory / ACTIONS_FILE).is_file():  # actions.npz is written last: a whole set
+        if directory.exists():
+            for stale in directory.glob("episode_*.npz"):
+                stale.unlink()
+        env_kwargs = {
+            "hardware": hardware,
+            "hardware_profile": cfg.hardware_profile,
+            "hardware_seed": cfg.hardware_seed,
+        }
+        count = cfg.sim_episodes
+        record_rollouts(
+            policy,
+            env_kwargs,
+            count,
+            seed,
+            directory,
+            progress=cfg.progress,
+            max_steps=cfg.episode_steps,
+        )
+    return load_episodes(directory)
+
+
+def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
+    """Stages 2-3: the base policy's sim rollouts, and the chaos box replaying their actions
+    on the virtual hand (with the paper's noise); plus direct-transfer rollouts on the virtual
+    hand, the model study's out-of-distribution set (the task's object instead of balls)."""
+    sim = _rollouts(policy, cfg, "sim_rollouts", "ideal", cfg.seed)
+    source = ActionFile.load(cfg.out_dir / "sim_rollouts" / ACTIONS_FILE, steps=cfg.episode_steps)
+    collect_virtual_chaos_box(
+        cfg.out_dir / "chaos_box",
+        source,
+        cfg.chaos_episodes,
+        wrist=policy_env_kwargs(policy).get("wrist", "palm_up"),
+        hardware_profile=cfg.hardware_profile,
+        hardware_seed=cfg.hardware_seed,
+        num_balls=cfg.num_balls,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+    chaos = load_episodes(cfg.out_dir / "chaos_box")
+    direct = _rollouts(policy, cfg, "direct_rollouts", "virtual", cfg.seed + 500)
+    return LoopData(sim, chaos, direct)
+
+
+def fit_dynamics(kind: str, data: LoopData, cfg: LoopConfig) -> tuple[NDM, dict[str, float]]:
+    """Stage 4: pretrain on the sim rollouts, fine-tune on the chaos box; eval errors (rad)."""
+    torch.manual_seed(cfg.seed)
+    model = MODEL_KINDS[kind](window=cfg.window)
+    sim_train, sim_eval = _windows(data.sim, cfg.window, cfg.seed)
+    fit(model, sim_train, sim_eval, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress)
+    train, evaluation = _windows(data.chaos, cfg.window, cfg.seed)
+    result = fit(
+        model, train, evaluation, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress
+    )
+    errors = {
+        "chaos_eval_error_rad": prediction_error(model, evaluation),
+        "task_error_rad": prediction_error(model, make_windows(data.direct, cfg.window)),
+        "fit_seconds": result.seconds,
+    }
+    return model, errors
+
+
+def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[ResidualAdapter, dict]:
+    """Stage 5: the residual through the frozen model, on the sim rollouts' segments."""
+    torch.manual_seed(cfg.seed)
+    adapter = ResidualAdapter(history=cfg.residual_history)
+    train, evaluation = _windows(data.sim, segment_length(ndm, adapter), cfg.seed)
+    before = tracking_error(ndm, None, evaluation)
+    train_residual(
+        ndm,
+        adapter,
+        train,
+        evaluation,
+        epochs=cfg.residual_epochs,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+    return adapter, {
+        "predicted_tracking_error_rad": {
+            "before": before,
+            "after": tracking_error(ndm, adapter, evaluation),
+        }
+    }
+
+
+def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, Path]:
+    """Stages 4-5 for both models; a bundle per condition, reused when already written."""
+    paths = {}
+    for condition in MODEL_KINDS:
+        path = cfg.out_dir / "bundles" / f"{condition}.pt"
+        if not path.is_file():
+            ndm, fit_figures = fit_dynamics(condition, data, cfg)
+            adapter, residual_figures = train_adapter(ndm, data, cfg)
+            config = {
+                "task": policy_env_kwargs(policy),
+                "hardware": {"profile": cfg.hardware_profile, "seed": cfg.hardware_seed},
+                "loop": cfg.as_dict(),
+                "figures": {**fit_figures, **residual_figures},
+            }
+            Bundle(ndm, adapter, _plain(config)).save(path)
+        paths[condition] = path
+    return paths
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def summarize(metrics: list[EpisodeMetrics]) -> dict[str, float]:
+    """The paper's table entries: mean RotR, TTF and RotP, with RotR's spread and drops."""
+    rotr = np.array([m.rotr for m in metrics])
+    return {
+        "RotR": float(rotr.mean()),
+        "TTF": float(np.mean([m.ttf for m in metrics])),
+        "RotP": float(np.mean([m.rotp for m in metrics])),
+        "RotR_std": float(rotr.std()),
+        "drops": float(np.mean([m.dropped for m in metrics])),
+        "episodes": len(metrics),
+        "RotR_per_episode": rotr.round(3).tolist(),
+    }
+
+
+def evaluate_condition(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
+) -> dict[str, Any]:
+    """Stage 7 for one condition, on seeds eval_seed .. eval_seed + eval_episodes - 1."""
+    hardware = "ideal" if condition == "ideal" else "virtual"
+    env = gym.make(
+        "DexNDM-Rotate-v0",
+        **{
+            **policy_env_kwargs(policy),
+            "hardware": hardware,
+            "hardware_profile": cfg.hardware_profile,
+            "hardware_seed": cfg.hardware_seed,
+        },
+    )
+    if condition in bundles:
+        env = NDMResidualWrapper(env, bundles[condition])
+    seeds = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
+    try:
+        metrics = [
+            run_episode(env, policy, seed, max_steps=cfg.episode_steps).metrics
+            for seed in tqdm(seeds, f"eval {condition}", disable=not cfg.progress)
+        ]
+    finally:
+        env.close()
+    return summarize(metrics)
+
+
+STUDY_SAMPLE_PASSES = 400_000
+"""Training samples each study fit processes at least: small sets get more epochs..."""
+
+STUDY_MAX_EPOCHS = 200
+"""... up to this many."""
+
+
+def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
+    """Next-step error of joint-wise vs whole-hand models as chaos-box data grows.
+
+    Each model is fitted from scratch (no sim pretraining: the data alone) on a random subset
+    of the chaos box's training windows and measured on its eval episodes (in distribution)
+    and on the base policy's rollouts on the same virtual hand holding the task's object (out
+    of distribution: another load, and policy-driven rather than replayed motion).
+    """
+    train, evaluation = _windows(data.chaos, cfg.window, cfg.seed)
+    ood = make_windows(data.direct, cfg.window)
+    rows = []
+    for size in sorted({min(n, len(train)) for n in cfg.study_sizes}):
+        subset = take_transitions(train, size, seed=cfg.seed)
+        epochs = max(cfg.ndm_epochs, min(STUDY_MAX_EPOCHS, STUDY_SAMPLE_PASSES // size))
+        for kind, model_class in (("joint_wise", JointWiseNDM), ("whole_hand", WholeHandNDM)):
+            torch.manual_seed(cfg.seed)
+            model = model_class(window=cfg.window)
+            fit(model, subset, evaluation, epochs=epochs, seed=cfg.seed, progress=False)
+            rows.append(
+                {
+                    "transitions": size,
+                    "model": kind,
+                    "in_distribution_error_rad": prediction_error(model, evaluation),
+                    "out_of_distribution_error_rad": prediction_error(model, ood),
+                }
+            )
+            logger.info("model study: %s", rows[-1])
+    return {
+        "rows": rows,
+        "hold_error_rad": {
+            "in_distribution": hold_error(evaluation),
+            "out_of_distribution": hold_error(ood),
+        },
+    }
+
+
+def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
+    """Every stage; returns (and writes to out_dir/results.json) the comparison."""
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    data = collect_data(policy, cfg)
+    bundles = make_bundles(policy, data, cfg)
+    results: dict[str, Any] = {}
+    for condition in CONDITIONS:
+        cached = cfg.out_dir / "eval" / f"{condition}.json"
+        if cached.is_file():
+            results[condition] = json.loads(cached.read_text())
+            continue
+        results[condition] = evaluate_condition(policy, condition, bundles, cfg)
+        cached.parent.mkdir(exist_ok=True)
+        cached.write_text(json.dumps(results[condition], indent=2))
+    results["bundles"] = {k: Bundle.load(p).config["figures"] for k, p in bundles.items()}
+    study = cfg.out_dir / "model_study.json"
+    if not study.is_file():
+        study.write_text(json.dumps(model_study(data, cfg), indent=2))
+    results["model_study"] = json.loads(study.read_text())
+    results["config"] = cfg.as_dict()
+    return results
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The comparison as a text table, one row per condition."""
+    lines = [f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6}"]
+    for condition in CONDITIONS:
+        row = results[condition]
+        rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
+        lines.append(
+            f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
+            f"{row['drops']:>6.0%}"
+        )
+    return "\n".join(lines)
+
+
+def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Two figures: the comparison (RotR and TTF per condition) and the model study."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = [out_dir / "comparison.png", out_dir / "model_study.png"]
+    fig, (ax_rotr, ax_ttf) = plt.subplots(1, 2, figsize=(9, 3.5))
+    rotr = [results[c]["RotR"] for c in CONDITIONS]
+    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in CONDITIONS]
+    ax_rotr.bar(CONDITIONS, rotr, yerr=spread, color=["grey", "tab:red", "tab:orange", "tab:blue"])
+    ax_rotr.set_ylabel("RotR (mean +- s.e.)")
+    ax_ttf.bar(CONDITIONS, [results[c]["TTF"] for c in CONDITIONS], color="tab:green")
+    ax_ttf.set_ylabel("TTF")
+    fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    rows = results["model_study"]["rows"]
+    for ax, key, title in zip(
+        axes,
+        ("in_distribution_error_rad", "out_of_distribution_error_rad"),
+        ("chaos box (in distribution)", "task rollouts (out of distribution)"),
+        strict=True,
+    ):
+        for kind in ("joint_wise", "whole_hand"):
+            mine = [r for r in rows if r["model"] == kind]
+            ax.plot(
+                [r["transitions"] for r in mine], [r[key] * 1e3 for r in mine], "o-", label=kind
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("training transitions")
+        ax.set_title(title)
+    axes[0].set_ylabel("next-step error (mrad)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=120)
+    plt.close(fig)
+    return paths

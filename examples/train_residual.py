@@ -1,0 +1,91 @@
+"""Train DexNDM's residual adapter through a frozen dynamics model; write a bundle.
+
+The adapter learns target corrections that make the model's predicted next joint positions of
+the hand follow the base policy's sim rollouts (--sim; dexndm_agents.residual). Prints the
+model-predicted tracking error before and after, writes the bundle that NDMResidualWrapper
+deploys, and prints BUNDLE=<path> last.
+
+Usage:
+    python examples/train_residual.py --ndm runs/ndm/ndm.pt --sim runs/sim2real/sim_rollouts
+    env = NDMResidualWrapper(gym.make("DexNDM-Real-v0", ...), bundle="runs/ndm/bundle.pt")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import tyro
+
+from dexndm_agents.bundle import Bundle, load_ndm
+from dexndm_agents.ndm_data import make_windows, split_episodes
+from dexndm_agents.residual import (
+    EPOCHS,
+    REG,
+    ResidualAdapter,
+    segment_length,
+    tracking_error,
+    train_residual,
+)
+from dexndm_envs.data import load_episodes
+
+
+@dataclass
+class Args:
+    """Train a residual adapter through a dynamics model file."""
+
+    ndm: Path
+    """A model written by train_ndm.py."""
+    sim: tuple[Path, ...]
+    """Directories of the base policy's sim rollouts (the transitions to match)."""
+    history: int = 3
+    """H, the readings and targets the adapter sees."""
+    bound_rad: float = 0.05
+    """The largest correction per joint."""
+    epochs: int = EPOCHS
+    reg: float = REG
+    """Weight of the mean squared correction."""
+    seed: int = 0
+    out: Path = Path("runs/ndm/bundle.pt")
+    threads: int = 1
+
+
+def main(args: Args) -> None:
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    ndm, ndm_config = load_ndm(args.ndm)
+    adapter = ResidualAdapter(history=args.history, bound_rad=args.bound_rad)
+    episodes = [ep for directory in args.sim for ep in load_episodes(directory)]
+    train, evaluation = (
+        make_windows(part, segment_length(ndm, adapter))
+        for part in split_episodes(episodes, eval_fraction=0.1, seed=args.seed)
+    )
+    before = tracking_error(ndm, None, evaluation)
+    train_residual(
+        ndm,
+        adapter,
+        train,
+        evaluation,
+        epochs=args.epochs,
+        reg=args.reg,
+        seed=args.seed,
+        tb_dir=args.out.parent / "tb" / args.out.stem,
+    )
+    after = tracking_error(ndm, adapter, evaluation)
+    print(
+        f"predicted tracking error on eval rollouts: {before * 1e3:.3f} -> {after * 1e3:.3f} mrad"
+    )
+    config = {
+        "ndm": {"file": str(args.ndm), **ndm_config},
+        "sim": [str(d) for d in args.sim],
+        "history": args.history,
+        "bound_rad": args.bound_rad,
+        "epochs": args.epochs,
+        "figures": {"predicted_tracking_error_rad": {"before": before, "after": after}},
+    }
+    print(f"BUNDLE={Bundle(ndm, adapter, config).save(args.out)}")
+
+
+if __name__ == "__main__":
+    main(tyro.cli(Args))

@@ -1,0 +1,83 @@
+"""The DexNDM programs end to end with tiny budgets: the loop, then the NDM and residual
+trainers on its data, and the bundle they write deployed through the wrapper."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import numpy as np
+from conftest import run_program
+
+import dexndm_envs  # noqa: F401  (registers the environments)
+from dexndm_agents import NDMResidualWrapper
+from dexndm_agents.sim2real import CONDITIONS
+
+
+def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
+    run_dir = tmp_path / "loop"
+    out = run_program(
+        "examples/sim2real_gap.py",
+        "--preset",
+        "smoke",
+        "--out-dir",
+        str(run_dir),
+        "--out",
+        str(tmp_path / "results.json"),
+    )
+    results = json.loads((tmp_path / "results.json").read_text())
+    for condition in CONDITIONS:
+        assert set(results[condition]) >= {"RotR", "TTF", "RotP"}
+        assert condition in out
+    sizes = [row["transitions"] for row in results["model_study"]["rows"]]
+    assert sizes == sorted(sizes) and {r["model"] for r in results["model_study"]["rows"]} == {
+        "joint_wise",
+        "whole_hand",
+    }
+    assert (run_dir / "comparison.png").is_file() and (run_dir / "model_study.png").is_file()
+
+    model_out = run_program(
+        "examples/train_ndm.py",
+        "--data",
+        str(run_dir / "chaos_box"),
+        "--sim",
+        str(run_dir / "sim_rollouts"),
+        "--window",
+        "4",
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "ndm.pt"),
+    )
+    assert model_out.strip().splitlines()[-1] == f"MODEL={tmp_path / 'ndm.pt'}"
+    bundle_out = run_program(
+        "examples/train_residual.py",
+        "--ndm",
+        str(tmp_path / "ndm.pt"),
+        "--sim",
+        str(run_dir / "sim_rollouts"),
+        "--epochs",
+        "2",
+        "--out",
+        str(tmp_path / "bundle.pt"),
+    )
+    assert bundle_out.strip().splitlines()[-1] == f"BUNDLE={tmp_path / 'bundle.pt'}"
+    env = NDMResidualWrapper(
+        gym.make("DexNDM-Rotate-v0", hardware="virtual", history_len=3), tmp_path / "bundle.pt"
+    )
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(16))
+    assert info["residual"].shape == (16,)
+
+
+def test_a_bad_profile_fails_before_any_work(tmp_path):
+    out = run_program(
+        "examples/sim2real_gap.py",
+        "--hardware-profile",
+        "no-such-profile",
+        "--out-dir",
+        str(tmp_path / "loop"),
+        expect_failure=True,
+    )
+    assert "unknown hardware profile 'no-such-profile'" in out
+    assert not (tmp_path / "loop").exists()

@@ -177,3 +177,17 @@ def test_the_wrapper_drives_the_real_hand_env_over_the_wire():
 def test_envs_without_the_shared_interface_are_refused():
     with pytest.raises(ValueError, match="Box action space of shape \\(16,\\)"):
         NDMResidualWrapper(gym.make("Pendulum-v1"), make_bundle())
+
+
+def test_the_shipped_default_bundle_is_for_the_default_task_and_hand():
+    bundle = Bundle.load("default")
+    assert bundle.config["hardware"] == {"profile": "default", "seed": 0}
+    task = bundle.config["task"]
+    assert (task["wrist"], task["axis"]) == ("palm_up", "+z")
+    assert bundle.residual.bound_rad <= 0.05
+    env = NDMResidualWrapper(
+        gym.make("DexNDM-Rotate-v0", hardware="virtual", history_len=10), bundle="default"
+    )
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(np.zeros(16))
+    assert np.abs(info["residual"]).max() <= bundle.residual.bound_rad

@@ -4,10 +4,11 @@ Fits the joint-wise NDM with per-joint and with shared weights, and the whole-ha
 on the same windows (9:1 split by episode) and prints for each: fit seconds (wall, and the
 process's CPU time, which stays put when other programs share the cores), training samples
 per second, eval error against "the joint stays where it is", and the latency of a single
-(1, W, 16) prediction, which NDMResidualWrapper pays every control step (target: well under
-1 ms). The default data are 100k transitions of made-up per-joint dynamics
-(ndm_data.synthetic_episodes: delayed, damped, current-limited second-order joints); --data
-reads episode files instead (a chaos-box or rollout directory).
+(1, W, 16) prediction, what using a model online would cost (NDMResidualWrapper itself runs
+only the residual adapter: examples/benchmarks/wrapper_overhead.py). The default data are
+100k transitions of made-up per-joint dynamics (ndm_data.synthetic_episodes: delayed, damped,
+current-limited second-order joints); --data reads episode files instead (a chaos-box or
+rollout directory).
 
 Usage:
     OMP_NUM_THREADS=1 python examples/benchmarks/ndm_speed.py
@@ -60,7 +61,7 @@ MODELS = {
 
 
 def single_step_latency_ms(model: NDM, repeats: int) -> float:
-    """Median ms of one (1, W, 16) prediction, as a wrapper makes it every control step."""
+    """Median ms of one (1, W, 16) prediction."""
     joint_pos = torch.zeros(1, model.window, 16)
     joint_targets = torch.zeros(1, model.window, 16)
     times = []

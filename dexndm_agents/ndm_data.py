@@ -16,6 +16,7 @@ Usage:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -31,6 +32,8 @@ from dexndm_envs.constants import (
     NUM_JOINTS,
 )
 from dexndm_envs.data import Episode
+
+logger = logging.getLogger(__name__)
 
 EpisodeLike = Episode | tuple[np.ndarray, np.ndarray]
 """An episode file's contents, or a (joint_pos (T, 16), joint_targets (T, 16)) pair in rad."""
@@ -191,6 +194,28 @@ def split_episodes(
         )
     train_ids, eval_ids = split_episode_ids(np.arange(len(episodes)), eval_fraction, seed)
     return [episodes[i] for i in train_ids], [episodes[i] for i in eval_ids]
+
+
+def usable_episodes(episodes: Sequence[Episode], window: int) -> list[Episode]:
+    """The episodes that hold at least one window: a rollout that dropped the object within
+    `window` steps holds none. How many were left out goes to the log."""
+    usable = [ep for ep in episodes if ep.num_steps > window]
+    if len(usable) < len(episodes):
+        logger.info(
+            "%d of %d episodes are shorter than %d steps and hold no window; left out",
+            len(episodes) - len(usable),
+            len(episodes),
+            window + 1,
+        )
+    return usable
+
+
+def split_windows(
+    episodes: Sequence[Episode], window: int, eval_fraction: float = 0.1, seed: int = 0
+) -> tuple[Windows, Windows]:
+    """Train and eval windows of the usable episodes, split by episode (split_episodes)."""
+    train, evaluation = split_episodes(usable_episodes(episodes, window), eval_fraction, seed)
+    return make_windows(train, window), make_windows(evaluation, window)
 
 
 def take_transitions(windows: Windows, n: int, seed: int = 0) -> Windows:

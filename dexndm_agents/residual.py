@@ -21,6 +21,7 @@ Usage:
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +30,11 @@ import torch
 from torch import nn
 
 from dexndm_agents.ndm import NDM
-from dexndm_agents.ndm_data import Windows
+from dexndm_agents.ndm_data import Windows, split_windows
 from dexndm_agents.ndm_training import FitResult, train_epochs, window_tensors
 from dexndm_envs import interface
 from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, NUM_JOINTS
+from dexndm_envs.data import Episode
 
 RELATIVE_SCALE = 10.0
 """Differences to the newest reading are a few hundredths of a radian; x10 puts them at O(0.1-1)."""
@@ -228,6 +230,44 @@ def train_residual(
         max_seconds=max_seconds,
         description="train residual",
     )
+
+
+def fit_adapter(
+    ndm: NDM,
+    sim_episodes: Sequence[Episode],
+    *,
+    history: int = 3,
+    bound_rad: float = 0.05,
+    epochs: int = EPOCHS,
+    reg: float = REG,
+    seed: int = 0,
+    progress: bool = True,
+    tb_dir: str | Path | None = None,
+) -> tuple[ResidualAdapter, dict[str, Any]]:
+    """A fresh adapter trained through `ndm` on the base policy's sim rollouts (split 9:1 by
+    episode), and its figures: the predicted tracking error on the eval rollouts before
+    (no correction) and after, in rad."""
+    torch.manual_seed(seed)
+    adapter = ResidualAdapter(history=history, bound_rad=bound_rad)
+    train, evaluation = split_windows(sim_episodes, segment_length(ndm, adapter), seed=seed)
+    before = tracking_error(ndm, None, evaluation)
+    result = train_residual(
+        ndm,
+        adapter,
+        train,
+        evaluation,
+        epochs=epochs,
+        reg=reg,
+        seed=seed,
+        progress=progress,
+        tb_dir=tb_dir,
+    )
+    after = tracking_error(ndm, adapter, evaluation)
+    figures = {
+        "predicted_tracking_error_rad": {"before": before, "after": after},
+        "seconds": result.seconds,
+    }
+    return adapter, figures
 
 
 def tracking_error(ndm: NDM, adapter: ResidualAdapter | None, windows: Windows) -> float:

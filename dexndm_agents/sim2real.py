@@ -28,10 +28,10 @@ from tqdm.auto import tqdm
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.ndm import NDM, JointWiseNDM, WholeHandNDM
-from dexndm_agents.ndm_data import Windows, make_windows, split_episodes, take_transitions
+from dexndm_agents.ndm_data import make_windows, split_windows, take_transitions, usable_episodes
 from dexndm_agents.ndm_training import fit, hold_error, prediction_error
 from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_agents.residual import ResidualAdapter, segment_length, tracking_error, train_residual
+from dexndm_agents.residual import ResidualAdapter, fit_adapter
 from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
 from dexndm_envs.chaos_collection import ActionFile
@@ -102,23 +102,6 @@ class LoopData:
     direct: list[Episode] = field(default_factory=list)
 
 
-def _usable(episodes: list[Episode], window: int) -> list[Episode]:
-    """The episodes long enough for a window: rollouts that dropped the object within
-    `window` steps hold none and are left out (and counted in the log)."""
-    usable = [ep for ep in episodes if ep.num_steps > window]
-    if len(usable) < len(episodes):
-        logger.info(
-            "%d episodes shorter than %d steps left out", len(episodes) - len(usable), window + 1
-        )
-    return usable
-
-
-def _windows(episodes: list[Episode], window: int, seed: int) -> tuple[Windows, Windows]:
-    """Train and eval windows of the usable episodes, split 9:1 by episode (the paper's)."""
-    train, evaluation = split_episodes(_usable(episodes, window), eval_fraction=0.1, seed=seed)
-    return make_windows(train, window), make_windows(evaluation, window)
-
-
 def _rollouts(
     policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
 ) -> list[Episode]:
@@ -172,16 +155,16 @@ def fit_dynamics(kind: str, data: LoopData, cfg: LoopConfig) -> tuple[NDM, dict[
     """Stage 4: pretrain on the sim rollouts, fine-tune on the chaos box; eval errors (rad)."""
     torch.manual_seed(cfg.seed)
     model = MODEL_KINDS[kind](window=cfg.window)
-    sim_train, sim_eval = _windows(data.sim, cfg.window, cfg.seed)
+    sim_train, sim_eval = split_windows(data.sim, cfg.window, seed=cfg.seed)
     fit(model, sim_train, sim_eval, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress)
-    train, evaluation = _windows(data.chaos, cfg.window, cfg.seed)
+    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
     result = fit(
         model, train, evaluation, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress
     )
     errors = {
         "chaos_eval_error_rad": prediction_error(model, evaluation),
         "task_error_rad": prediction_error(
-            model, make_windows(_usable(data.direct, cfg.window), cfg.window)
+            model, make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
         ),
         "fit_seconds": result.seconds,
     }
@@ -189,26 +172,15 @@ def fit_dynamics(kind: str, data: LoopData, cfg: LoopConfig) -> tuple[NDM, dict[
 
 
 def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[ResidualAdapter, dict]:
-    """Stage 5: the residual through the frozen model, on the sim rollouts' segments."""
-    torch.manual_seed(cfg.seed)
-    adapter = ResidualAdapter(history=cfg.residual_history)
-    train, evaluation = _windows(data.sim, segment_length(ndm, adapter), cfg.seed)
-    before = tracking_error(ndm, None, evaluation)
-    train_residual(
+    """Stage 5: the residual through the frozen model, on the sim rollouts."""
+    return fit_adapter(
         ndm,
-        adapter,
-        train,
-        evaluation,
+        data.sim,
+        history=cfg.residual_history,
         epochs=cfg.residual_epochs,
         seed=cfg.seed,
         progress=cfg.progress,
     )
-    return adapter, {
-        "predicted_tracking_error_rad": {
-            "before": before,
-            "after": tracking_error(ndm, adapter, evaluation),
-        }
-    }
 
 
 def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, Path]:
@@ -290,8 +262,8 @@ def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
     and on the base policy's rollouts on the same virtual hand holding the task's object (out
     of distribution: another load, and policy-driven rather than replayed motion).
     """
-    train, evaluation = _windows(data.chaos, cfg.window, cfg.seed)
-    ood = make_windows(_usable(data.direct, cfg.window), cfg.window)
+    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
+    ood = make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
     rows = []
     for size in sorted({min(n, len(train)) for n in cfg.study_sizes}):
         subset = take_transitions(train, size, seed=cfg.seed)

@@ -22,7 +22,7 @@ import tyro
 
 from dexndm_agents.bundle import save_ndm
 from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM
-from dexndm_agents.ndm_data import make_windows, split_episodes
+from dexndm_agents.ndm_data import split_windows
 from dexndm_agents.ndm_training import fit, hold_error, prediction_error
 from dexndm_envs.data import load_episodes
 
@@ -48,8 +48,7 @@ class Args:
 
 def windows(directories: tuple[Path, ...], window: int, seed: int):
     episodes = [ep for directory in directories for ep in load_episodes(directory)]
-    train, evaluation = split_episodes(episodes, eval_fraction=0.1, seed=seed)
-    return make_windows(train, window), make_windows(evaluation, window)
+    return split_windows(episodes, window, seed=seed)
 
 
 def main(args: Args) -> None:

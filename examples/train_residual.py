@@ -19,15 +19,7 @@ import torch
 import tyro
 
 from dexndm_agents.bundle import Bundle, load_ndm
-from dexndm_agents.ndm_data import make_windows, split_episodes
-from dexndm_agents.residual import (
-    EPOCHS,
-    REG,
-    ResidualAdapter,
-    segment_length,
-    tracking_error,
-    train_residual,
-)
+from dexndm_agents.residual import EPOCHS, REG, fit_adapter
 from dexndm_envs.data import load_episodes
 
 
@@ -55,26 +47,21 @@ def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     ndm, ndm_config = load_ndm(args.ndm)
-    adapter = ResidualAdapter(history=args.history, bound_rad=args.bound_rad)
     episodes = [ep for directory in args.sim for ep in load_episodes(directory)]
-    train, evaluation = (
-        make_windows(part, segment_length(ndm, adapter))
-        for part in split_episodes(episodes, eval_fraction=0.1, seed=args.seed)
-    )
-    before = tracking_error(ndm, None, evaluation)
-    train_residual(
+    adapter, figures = fit_adapter(
         ndm,
-        adapter,
-        train,
-        evaluation,
+        episodes,
+        history=args.history,
+        bound_rad=args.bound_rad,
         epochs=args.epochs,
         reg=args.reg,
         seed=args.seed,
         tb_dir=args.out.parent / "tb" / args.out.stem,
     )
-    after = tracking_error(ndm, adapter, evaluation)
+    tracking = figures["predicted_tracking_error_rad"]
     print(
-        f"predicted tracking error on eval rollouts: {before * 1e3:.3f} -> {after * 1e3:.3f} mrad"
+        "predicted tracking error on eval rollouts: "
+        f"{tracking['before'] * 1e3:.3f} -> {tracking['after'] * 1e3:.3f} mrad"
     )
     config = {
         "ndm": {"file": str(args.ndm), **ndm_config},
@@ -82,7 +69,7 @@ def main(args: Args) -> None:
         "history": args.history,
         "bound_rad": args.bound_rad,
         "epochs": args.epochs,
-        "figures": {"predicted_tracking_error_rad": {"before": before, "after": after}},
+        "figures": figures,
     }
     print(f"BUNDLE={Bundle(ndm, adapter, config).save(args.out)}")
 

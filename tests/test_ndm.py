@@ -14,8 +14,10 @@ from dexndm_agents.ndm_data import (
     Windows,
     make_windows,
     split_episodes,
+    split_windows,
     synthetic_episodes,
     take_transitions,
+    usable_episodes,
 )
 from dexndm_agents.ndm_training import fit, hold_error, joint_errors, prediction_error
 from dexndm_envs import data
@@ -223,3 +225,17 @@ def test_speed_benchmark_runs():
     assert rows["model"][-1] == "ms" and rows["model"][-2] == "1-step"
     for name in ("per_joint", "shared", "whole_hand"):
         assert len(rows[name]) == 9 and rows[name][6].endswith("x")
+
+
+def test_split_windows_leaves_out_episodes_too_short_for_a_window(tmp_path):
+    writer = data.EpisodeWriter(tmp_path)
+    meta = data.episode_meta("palm_up", [0, 0, 1], {"kind": "ideal"}, "test")
+    rng = np.random.default_rng(0)
+    for index, steps in enumerate([40, 5, 40, 40]):  # episode 1 dropped its object early
+        joint_pos = rng.uniform(0.0, 0.5, (steps, 16))
+        writer.write(index, {"joint_pos": joint_pos, "joint_targets": joint_pos + 0.01}, meta)
+    episodes = data.load_episodes(tmp_path)
+    assert [ep.index for ep in usable_episodes(episodes, window=8)] == [0, 2, 3]
+    train, evaluation = split_windows(episodes, window=8, eval_fraction=0.3)
+    assert 1 not in set(train.episode) | set(evaluation.episode)
+    assert len(train) + len(evaluation) == 3 * (40 - 8)

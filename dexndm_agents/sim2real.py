@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +99,8 @@ class LoopData:
 
     sim: list[Episode]
     chaos: list[Episode]
-    direct: list[Episode] = field(default_factory=list)
+    direct: list[Episode]
+    """The base policy's rollouts on the virtual hand (direct transfer), as many as `sim`."""
 
 
 def _rollouts(
@@ -116,11 +117,10 @@ def _rollouts(
             "hardware_profile": cfg.hardware_profile,
             "hardware_seed": cfg.hardware_seed,
         }
-        count = cfg.sim_episodes
         record_rollouts(
             policy,
             env_kwargs,
-            count,
+            cfg.sim_episodes,
             seed,
             directory,
             progress=cfg.progress,

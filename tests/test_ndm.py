@@ -237,5 +237,5 @@ def test_split_windows_leaves_out_episodes_too_short_for_a_window(tmp_path):
     episodes = data.load_episodes(tmp_path)
     assert [ep.index for ep in usable_episodes(episodes, window=8)] == [0, 2, 3]
     train, evaluation = split_windows(episodes, window=8, eval_fraction=0.3)
-    assert 1 not in set(train.episode) | set(evaluation.episode)
+    assert not {1} & (set(train.episode) | set(evaluation.episode))
     assert len(train) + len(evaluation) == 3 * (40 - 8)

@@ -40,6 +40,31 @@ at 20 Hz with targets moving at most 1/24 rad per step)."""
 WEIGHT_MODES = ("per_joint", "shared")
 
 
+_JOINT_MID = (JOINT_LOWER_RAD + JOINT_UPPER_RAD) / 2.0
+_JOINT_INV_HALF_RANGE = 2.0 / (JOINT_UPPER_RAD - JOINT_LOWER_RAD)
+
+
+def history_features(
+    joint_pos: torch.Tensor, joint_targets: torch.Tensor, input_scale_rad: float
+) -> torch.Tensor:
+    """(B, T, 16) readings and targets -> (B, 2T, 16) per-joint features; column j uses only
+    joint j's history: the older readings and every target relative to the newest reading
+    (divided by input_scale_rad), and the newest reading in normalised joint units (gravity
+    and the limits depend on it). The dynamics models and the residual adapter both see this.
+    """
+    newest = joint_pos[:, -1:, :]
+    like = {"dtype": newest.dtype, "device": newest.device}
+    return torch.cat(
+        (
+            (joint_pos[:, :-1] - newest) / input_scale_rad,
+            (joint_targets - newest) / input_scale_rad,
+            (newest - torch.as_tensor(_JOINT_MID, **like))
+            * torch.as_tensor(_JOINT_INV_HALF_RANGE, **like),
+        ),
+        dim=1,
+    )
+
+
 class NDM(nn.Module):
     """Shared machinery: input checks, features, the step added back to q_t, config()."""
 
@@ -54,13 +79,6 @@ class NDM(nn.Module):
         self.window = window
         self.input_scale_rad = float(input_scale_rad)
         self.output_scale_rad = float(output_scale_rad)
-        mid = (JOINT_LOWER_RAD + JOINT_UPPER_RAD) / 2.0
-        half_range = (JOINT_UPPER_RAD - JOINT_LOWER_RAD) / 2.0
-        # constants of the joint model, not learnt: kept out of the state_dict
-        self.register_buffer("_joint_mid", torch.tensor(mid, dtype=torch.float32), False)
-        self.register_buffer(
-            "_joint_scale", torch.tensor(1 / half_range, dtype=torch.float32), False
-        )
 
     @property
     def features_per_joint(self) -> int:
@@ -75,16 +93,7 @@ class NDM(nn.Module):
                 f"joint_pos {tuple(joint_pos.shape)} and joint_targets "
                 f"{tuple(joint_targets.shape)} must both be (B, {self.window}, {NUM_JOINTS})"
             )
-        newest = joint_pos[:, -1:, :]
-        scale = 1.0 / self.input_scale_rad
-        return torch.cat(
-            (
-                (joint_pos[:, :-1] - newest) * scale,
-                (joint_targets - newest) * scale,
-                (newest - self._joint_mid) * self._joint_scale,
-            ),
-            dim=1,
-        )
+        return history_features(joint_pos, joint_targets, self.input_scale_rad)
 
     def forward(self, joint_pos: torch.Tensor, joint_targets: torch.Tensor) -> torch.Tensor:
         """Predicted joint positions at t + 1, (B, 16) rad, from (B, W, 16) histories in rad."""

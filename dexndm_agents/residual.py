@@ -29,32 +29,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from dexndm_agents.ndm import NDM
+from dexndm_agents.ndm import NDM, history_features
 from dexndm_agents.ndm_data import Windows, split_windows
 from dexndm_agents.ndm_training import FitResult, train_epochs, window_tensors
 from dexndm_envs import interface
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, NUM_JOINTS
+from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.data import Episode
 
-RELATIVE_SCALE = 10.0
-"""Differences to the newest reading are a few hundredths of a radian; x10 puts them at O(0.1-1)."""
-
-
-def relative_features(joint_pos: torch.Tensor, joint_targets: torch.Tensor) -> torch.Tensor:
-    """(B, H, 16) readings and targets -> (B, 16, 2H) per-joint features.
-
-    Per joint: the older readings and every target relative to the newest reading (scaled),
-    and the newest reading in normalised joint units (gravity and the limits depend on it).
-    """
-    newest = joint_pos[:, -1:, :]
-    older = (joint_pos[:, :-1, :] - newest) * RELATIVE_SCALE
-    targets = (joint_targets - newest) * RELATIVE_SCALE
-    mid = (JOINT_LOWER_RAD + JOINT_UPPER_RAD) / 2.0
-    half_range = (JOINT_UPPER_RAD - JOINT_LOWER_RAD) / 2.0
-    absolute = (newest - torch.as_tensor(mid, dtype=newest.dtype)) / torch.as_tensor(
-        half_range, dtype=newest.dtype
-    )  # interface.normalize_joints, in torch
-    return torch.cat([older, targets, absolute], dim=1).transpose(1, 2)
+INPUT_SCALE_RAD = 0.1
+"""Differences to the newest reading are a few hundredths of a radian; /0.1 rad puts them at
+O(0.1-1) (the dynamics models' default too)."""
 
 
 class ResidualAdapter(nn.Module):
@@ -89,7 +73,9 @@ class ResidualAdapter(nn.Module):
 
     def forward(self, joint_pos: torch.Tensor, base_targets: torch.Tensor) -> torch.Tensor:
         """(B, H, 16) readings and base targets (rad; the newest target is a_t) -> (B, 16) rad."""
-        features = relative_features(joint_pos, base_targets).flatten(1)
+        # (B, 2H, 16) -> (B, 16, 2H) -> flat: each joint's features side by side
+        features = history_features(joint_pos, base_targets, INPUT_SCALE_RAD).transpose(1, 2)
+        features = features.flatten(1)
         return self.bound_rad * torch.tanh(self.net(features))
 
     def config(self) -> dict[str, Any]:
@@ -317,8 +303,8 @@ class NumpyAdapter:
         newest = joint_pos[-1]
         features = np.concatenate(
             [
-                (joint_pos[:-1] - newest) * RELATIVE_SCALE,
-                (base_targets - newest) * RELATIVE_SCALE,
+                (joint_pos[:-1] - newest) / INPUT_SCALE_RAD,
+                (base_targets - newest) / INPUT_SCALE_RAD,
                 interface.normalize_joints(newest)[None],
             ]
         ).T.ravel()

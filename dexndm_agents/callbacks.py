@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -9,7 +10,7 @@ import numpy as np
 from stable_baselines3.common.callbacks import BaseCallback
 
 from dexndm_agents.evaluation import run_episode
-from dexndm_agents.policies import NormalizedPolicy, ObsNormalizer, save_sb3_policy
+from dexndm_agents.policies import NormalizedPolicy, ObsNormalizer, Policy, save_sb3_policy
 from dexndm_envs import EPISODE_STEPS
 from dexndm_envs.metrics import MetricsTracker
 
@@ -53,13 +54,24 @@ class RotationMetricsCallback(BaseCallback):
 class SaveBestPolicy(BaseCallback):
     """EvalCallback's callback_on_new_best: save the model with its observation statistics."""
 
-    def __init__(self, path: Path, algo: str, env_kwargs: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        path: Path,
+        algo: str,
+        env_kwargs: dict[str, Any],
+        gait: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
-        self.path, self.algo, self.env_kwargs = Path(path), algo, env_kwargs
+        self.path, self.algo, self.env_kwargs, self.gait = Path(path), algo, env_kwargs, gait
 
     def _on_step(self) -> bool:
         save_sb3_policy(
-            self.model, self.path, self.algo, self.env_kwargs, self.model.get_vec_normalize_env()
+            self.model,
+            self.path,
+            self.algo,
+            self.env_kwargs,
+            self.model.get_vec_normalize_env(),
+            gait=self.gait,
         )
         return True
 
@@ -73,10 +85,14 @@ class EvalVideoCallback(BaseCallback):
         video_dir: Path,
         seed: int = 0,
         size_px: int = 320,
+        as_policy: Callable[[Policy], Policy] | None = None,
     ) -> None:
+        """as_policy turns the agent (on normalised observations) into the policy that acts on
+        the plain env (e.g. a GaitResidualPolicy); by default the agent acts as it is."""
         super().__init__()
         self.env_kwargs, self.video_dir, self.seed = env_kwargs, Path(video_dir), seed
         self.size_px = size_px
+        self.as_policy = as_policy
 
     def _on_step(self) -> bool:
         import gymnasium as gym
@@ -86,7 +102,9 @@ class EvalVideoCallback(BaseCallback):
         normalizer = (
             ObsNormalizer.from_vec_normalize(vec_normalize) if vec_normalize is not None else None
         )
-        policy = NormalizedPolicy(self.model, normalizer)
+        policy: Policy = NormalizedPolicy(self.model, normalizer)
+        if self.as_policy is not None:
+            policy = self.as_policy(policy)
         env = gym.make(
             "DexNDM-Rotate-v0",
             render_mode="rgb_array",

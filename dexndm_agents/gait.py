@@ -44,6 +44,14 @@ MAX_TARGET_AMPLITUDE_RAD = 0.6
 """Largest target-space amplitude searched (rad, per harmonic)."""
 
 
+def relative_action(
+    goal_rad: np.ndarray, targets_rad: np.ndarray, max_delta_rad: float = MAX_DELTA_RAD
+) -> np.ndarray:
+    """The env's relative action that moves its targets toward goal_rad, as fast as its rate
+    limit (max_delta_rad per step) allows (float32)."""
+    return np.clip((goal_rad - targets_rad) / max_delta_rad, -1.0, 1.0).astype(np.float32)
+
+
 @dataclass
 class PeriodicGait:
     """An open-loop gait (module docstring).
@@ -105,8 +113,17 @@ class PeriodicGait:
             return np.clip(self._wave(step), -1.0, 1.0).astype(np.float32)
         if targets_rad is None or start_rad is None:
             raise ValueError("a target-space gait needs the current and starting targets")
-        goal = start_rad + self._wave(step + 1) - self._wave(0)
-        return np.clip((goal - targets_rad) / MAX_DELTA_RAD, -1.0, 1.0).astype(np.float32)
+        return relative_action(self.target_goal(step + 1, start_rad), targets_rad)
+
+    def target_goal(self, step: int, start_rad: np.ndarray) -> np.ndarray:
+        """Target space: the targets (rad) at control step `step` of an episode that started
+        at start_rad."""
+        return start_rad + self._wave(step) - self._wave(0)
+
+    def phase_features(self, step: int) -> np.ndarray:
+        """sin and cos of the fundamental's phase at control step `step`, float32 (2,)."""
+        angle = 2.0 * np.pi * self.frequency_hz * step * self.dt_s
+        return np.array([np.sin(angle), np.cos(angle)], dtype=np.float32)
 
     def targets_of(self, observation: np.ndarray) -> np.ndarray:
         """The newest joint targets (rad) in proprio observations (..., D)."""
@@ -167,7 +184,12 @@ class PeriodicGait:
         """Write the gait as JSON (`load_policy` reads it back)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        record = {
+        path.write_text(json.dumps(self.to_record(), indent=1))
+        return path
+
+    def to_record(self) -> dict[str, Any]:
+        """The gait as a JSON-ready dict (what save writes)."""
+        return {
             "format": GAIT_FORMAT,
             "amplitudes": self.amplitudes.tolist(),
             "phases_rad": self.phases_rad.tolist(),
@@ -177,14 +199,20 @@ class PeriodicGait:
             "space": self.space,
             "history_len": self.history_len,
         }
-        path.write_text(json.dumps(record, indent=1))
-        return path
 
     @classmethod
     def load(cls, path: str | Path) -> PeriodicGait:
-        record = json.loads(Path(path).read_text())
+        return cls.from_record(json.loads(Path(path).read_text()), str(path))
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any], source: str = "the record") -> PeriodicGait:
+        """The gait a to_record() dict describes.
+
+        Raises:
+            ValueError: the record is not a gait's.
+        """
         if record.get("format") != GAIT_FORMAT:
-            raise ValueError(f"{path} is not a gait file (format {record.get('format')!r})")
+            raise ValueError(f"{source} is not a gait (format {record.get('format')!r})")
         return cls(
             np.array(record["amplitudes"]),
             np.array(record["phases_rad"]),

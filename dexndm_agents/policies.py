@@ -2,8 +2,9 @@
 
 Every program (evaluate, quickstart, distillation, the NDM residual) takes a `Policy`: an SB3
 model, a distilled generalist (dexndm_agents.generalist), a periodic gait
-(dexndm_agents.gait), or an SB3 model together with the observation statistics of the
-VecNormalize it was trained under (`NormalizedPolicy`).
+(dexndm_agents.gait), an SB3 residual agent on a gait (dexndm_agents.gait_residual), or an SB3
+model together with the observation statistics of the VecNormalize it was trained under
+(`NormalizedPolicy`).
 
 On disk an SB3 policy is `<name>.zip` (SB3's own file) with two files beside it:
 `<name>.json` (which algorithm and which env options it was trained on) and, when it was trained
@@ -100,8 +101,12 @@ def save_sb3_policy(
     algo: str,
     env_kwargs: dict[str, Any],
     vec_normalize: Any | None = None,
+    gait: dict[str, Any] | None = None,
 ) -> Path:
     """Save an SB3 model with what load_policy needs to run it on raw observations.
+
+    `gait` ({"gait": PeriodicGait record, "residual_rad": float}) marks a residual agent trained
+    on a gait (dexndm_agents.gait_residual): load_policy then returns the two as one policy.
 
     Returns:
         The path of the `.zip`.
@@ -110,6 +115,8 @@ def save_sb3_policy(
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(zip_path)
     meta = {"format": "sb3", "algo": algo, "env_kwargs": env_kwargs}
+    if gait is not None:
+        meta["gait_residual"] = gait
     norm_path = zip_path.with_suffix(".obs_norm.npz")
     if vec_normalize is not None and vec_normalize.norm_obs:
         ObsNormalizer.from_vec_normalize(vec_normalize).save(norm_path)
@@ -153,7 +160,15 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     normalizer = None
     if "obs_norm" in meta:
         normalizer = ObsNormalizer.load(path.parent / meta["obs_norm"])
-    return NormalizedPolicy(model, normalizer, meta.get("env_kwargs"))
+    policy = NormalizedPolicy(model, normalizer, meta.get("env_kwargs"))
+    if "gait_residual" in meta:
+        from dexndm_agents.gait import PeriodicGait
+        from dexndm_agents.gait_residual import GaitResidualPolicy
+
+        record = meta["gait_residual"]
+        gait = PeriodicGait.from_record(record["gait"], str(meta_path))
+        return GaitResidualPolicy(policy, gait, record["residual_rad"], meta.get("env_kwargs"))
+    return policy
 
 
 def policy_env_kwargs(policy: Policy) -> dict[str, Any]:

@@ -11,6 +11,9 @@ directory holds:
     final_model.zip / .json / .obs_norm.npz   the model at the end of training
     videos/eval_<steps>.mp4     one evaluation episode each time the policy is evaluated
     config.json                 the TrainConfig of the run
+
+With `gait=` the agent learns a bounded offset from a gait's joint targets instead of relative
+actions (dexndm_agents.gait_residual); the saved models then load as gait + offset.
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from dexndm_agents.algorithms import algorithm_class, is_on_policy
 from dexndm_agents.callbacks import EvalVideoCallback, RotationMetricsCallback, SaveBestPolicy
+from dexndm_agents.gait import PeriodicGait
+from dexndm_agents.gait_residual import (
+    DEFAULT_RESIDUAL_RAD,
+    GaitResidualPolicy,
+    GaitResidualWrapper,
+    check_residual_rad,
+    target_space_gait,
+)
 from dexndm_agents.policies import save_sb3_policy
 from dexndm_agents.vec_env import make_vec_env
 
@@ -89,6 +100,11 @@ class TrainConfig:
     """A progress bar over env steps."""
     device: str = "cpu"
     """Torch device of the networks ("cuda" where there is one)."""
+    gait: Path | None = None
+    """A target-space gait .json: learn a bounded offset from its targets instead of relative
+    actions (dexndm_agents.gait_residual); the saved model then acts as gait + offset."""
+    gait_residual_rad: float = DEFAULT_RESIDUAL_RAD
+    """With --gait: the largest offset from the gait's targets (rad)."""
 
 
 def default_hyperparams(algo: str, n_envs: int) -> dict[str, Any]:
@@ -154,6 +170,28 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"--resume {cfg.resume}: no such checkpoint")
     algo_kwargs(cfg)  # the JSON options parse
     cfg.env.as_kwargs()
+    if cfg.gait is not None:
+        if not Path(cfg.gait).is_file():
+            raise ValueError(f"--gait {cfg.gait}: no such file")
+        gait_record(cfg)  # a target-space gait, and a valid offset
+
+
+def gait_record(cfg: TrainConfig) -> dict[str, Any] | None:
+    """What a saved model records of its gait (save_sb3_policy's `gait`), or None."""
+    if cfg.gait is None:
+        return None
+    gait = target_space_gait(PeriodicGait.load(cfg.gait))
+    return {"gait": gait.to_record(), "residual_rad": check_residual_rad(cfg.gait_residual_rad)}
+
+
+def _wrapper(cfg: TrainConfig) -> dict[str, Any]:
+    """make_vec_env's wrapper arguments for the run (none without a gait)."""
+    if cfg.gait is None:
+        return {}
+    return {
+        "wrapper_class": GaitResidualWrapper,
+        "wrapper_kwargs": {"gait": str(cfg.gait), "residual_rad": cfg.gait_residual_rad},
+    }
 
 
 def train(cfg: TrainConfig) -> Path:
@@ -163,7 +201,8 @@ def train(cfg: TrainConfig) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
     env_kwargs = cfg.env.as_kwargs()
-    venv = make_vec_env(ENV_ID, cfg.n_envs, cfg.seed, env_kwargs, vec=cfg.vec)
+    gait = gait_record(cfg)
+    venv = make_vec_env(ENV_ID, cfg.n_envs, cfg.seed, env_kwargs, vec=cfg.vec, **_wrapper(cfg))
     kwargs = algo_kwargs(cfg)
     # returns are normalised at the agent's own horizon
     venv = _normalized(venv, cfg, is_on_policy(cfg.algo), kwargs.get("gamma", 0.99))
@@ -180,7 +219,7 @@ def train(cfg: TrainConfig) -> Path:
             verbose=0,
             **kwargs,
         )
-    callbacks = _callbacks(cfg, env_kwargs, out)
+    callbacks = _callbacks(cfg, env_kwargs, out, gait)
     remaining = cfg.total_timesteps - (model.num_timesteps if cfg.resume else 0)
     try:
         model.learn(
@@ -191,7 +230,7 @@ def train(cfg: TrainConfig) -> Path:
             tb_log_name=cfg.algo,
         )
     finally:
-        final = save_sb3_policy(model, out / "final_model", cfg.algo, env_kwargs, venv)
+        final = save_sb3_policy(model, out / "final_model", cfg.algo, env_kwargs, venv, gait)
         venv.close()
     return final
 
@@ -214,7 +253,9 @@ def _resume_stats_path(checkpoint: Path) -> Path:
     return Path(checkpoint).with_name(f"{prefix}_vecnormalize_{steps}_steps.pkl")
 
 
-def _callbacks(cfg: TrainConfig, env_kwargs: dict[str, Any], out: Path) -> CallbackList:
+def _callbacks(
+    cfg: TrainConfig, env_kwargs: dict[str, Any], out: Path, gait: dict[str, Any] | None
+) -> CallbackList:
     every = max(cfg.n_envs, 1)  # SB3 counts callback frequencies in vectorised steps
     callbacks: list[Any] = [RotationMetricsCallback()]
     if cfg.checkpoint_every > 0:
@@ -228,19 +269,28 @@ def _callbacks(cfg: TrainConfig, env_kwargs: dict[str, Any], out: Path) -> Callb
         )
     if cfg.eval_every > 0:
         eval_env = VecNormalize(
-            make_vec_env(ENV_ID, 1, cfg.seed + 10_000, env_kwargs, vec="dummy"),
+            make_vec_env(ENV_ID, 1, cfg.seed + 10_000, env_kwargs, vec="dummy", **_wrapper(cfg)),
             training=False,
             norm_reward=False,
         )
         after_eval: list[Any] = []
         if cfg.video:
-            after_eval.append(EvalVideoCallback(env_kwargs, out / "videos", seed=cfg.seed))
+            as_policy = None
+            if gait is not None:
+                loaded = PeriodicGait.from_record(gait["gait"])
+
+                def as_policy(agent: Any) -> GaitResidualPolicy:
+                    return GaitResidualPolicy(agent, loaded, gait["residual_rad"], env_kwargs)
+
+            after_eval.append(
+                EvalVideoCallback(env_kwargs, out / "videos", seed=cfg.seed, as_policy=as_policy)
+            )
         callbacks.append(
             EvalCallback(
                 eval_env,
                 n_eval_episodes=cfg.eval_episodes,
                 eval_freq=max(cfg.eval_every // every, 1),
-                callback_on_new_best=SaveBestPolicy(out / "best_model", cfg.algo, env_kwargs),
+                callback_on_new_best=SaveBestPolicy(out / "best_model", cfg.algo, env_kwargs, gait),
                 callback_after_eval=CallbackList(after_eval) if after_eval else None,
                 log_path=str(out / "eval"),
                 deterministic=True,

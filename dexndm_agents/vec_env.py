@@ -89,8 +89,11 @@ def make_vec_env(
     env_kwargs: dict[str, Any] | None = None,
     vec: str = "auto",
     monitor_dir: str | None = None,
+    wrapper_class: Callable[..., gym.Env] | None = None,
+    wrapper_kwargs: dict[str, Any] | None = None,
 ) -> VecEnv:
-    """n_envs copies of env_id (each in a Monitor), vectorised as `vec` says (VEC_KINDS).
+    """n_envs copies of env_id (each in a Monitor, then in wrapper_class(env, **wrapper_kwargs)
+    where given), vectorised as `vec` says (VEC_KINDS).
 
     Env i is seeded with seed + i, as SB3's make_vec_env does.
     """
@@ -111,4 +114,6 @@ def make_vec_env(
         env_kwargs=env_kwargs or {},
         vec_env_cls=vec_cls,
         monitor_dir=monitor_dir,
+        wrapper_class=wrapper_class,
+        wrapper_kwargs=wrapper_kwargs,
     )

@@ -275,6 +275,24 @@ def _newest_reading(
     )
 
 
+def generalist_env_kwargs(teacher_kwargs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The env options a generalist distilled from these teachers acts under.
+
+    The options every teacher shares, on all their object sets; a reward override in their
+    `config` is left out (how a teacher was rewarded says nothing about where the generalist
+    acts), physics overrides stay.
+    """
+    if not teacher_kwargs:
+        raise ValueError("no teachers")
+    first = teacher_kwargs[0]
+    shared = {k: v for k, v in first.items() if all(kw.get(k) == v for kw in teacher_kwargs)}
+    shared["object_set"] = list(dict.fromkeys(kw["object_set"] for kw in teacher_kwargs))
+    if "config" in shared:
+        config = {k: v for k, v in (shared["config"] or {}).items() if k != "reward"}
+        shared["config"] = config or None
+    return shared
+
+
 def behaviour_clone(
     dataset: BCDataset,
     width: int = 1024,

@@ -34,7 +34,8 @@ PRETRAINED: dict[str, PretrainedEntry] = {
         file="rotate_palm_up_z.pt",
         env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
         description="proprioceptive generalist (history 10, residual MLP 256 x 3 blocks) "
-        "distilled with DART noise from a target-space gait teacher; cylinders, palm up, +z",
+        "distilled with DART noise from an oracle PPO teacher that offsets a periodic gait's "
+        "targets; cylinders, palm up, +z",
     ),
 }
 DEFAULT_PRETRAINED = "rotate_palm_up_z"

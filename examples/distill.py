@@ -24,7 +24,7 @@ from typing import Any
 
 import tyro
 
-from dexndm_agents.distillation import behaviour_clone, collect_rollouts
+from dexndm_agents.distillation import behaviour_clone, collect_rollouts, generalist_env_kwargs
 from dexndm_agents.evaluation import evaluate_grid, format_table
 from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
 
@@ -98,8 +98,7 @@ def main(args: Args) -> None:
     print(f"dataset: {dataset.save(args.out_dir / 'bc_dataset.npz')} ({len(dataset.obs)} samples)")
     # the generalist acts under the options every teacher shares, on all their categories
     kwargs = [{**kw, **overrides} for _, kw in teachers.values()]
-    shared = {k: v for k, v in kwargs[0].items() if all(kw.get(k) == v for kw in kwargs)}
-    shared["object_set"] = list(dict.fromkeys(kw["object_set"] for kw in kwargs))
+    shared = generalist_env_kwargs(kwargs)
     try:
         generalist, history = behaviour_clone(
             dataset, args.width, args.blocks, args.epochs, args.batch_size, args.lr,

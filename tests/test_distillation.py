@@ -17,6 +17,7 @@ from dexndm_agents.distillation import (
     BCDataset,
     behaviour_clone,
     collect_rollouts,
+    generalist_env_kwargs,
     split_by_episode,
 )
 from dexndm_agents.evaluation import ZeroPolicy
@@ -274,3 +275,20 @@ def test_train_specialists_refuses_unknown_categories(repo_root, monkeypatch):
     spec.loader.exec_module(program)
     with pytest.raises(SystemExit, match="unknown or none given \\(cube\\); valid: cylinder"):
         program.main(program.Args(categories=["cuboid", "cube"]))
+
+
+def test_generalist_keeps_the_teachers_shared_options_but_not_their_reward():
+    teachers = [
+        {"object_set": "cube", "wrist": "palm_up", "history_len": 3,
+         "config": {"reward": {"drop": 50}, "drop_distance_m": 0.09}},
+        {"object_set": "cylinder", "wrist": "palm_up", "history_len": 5,
+         "config": {"reward": {"drop": 50}, "drop_distance_m": 0.09}},
+    ]  # fmt: skip
+    shared = generalist_env_kwargs(teachers)
+    assert shared == {
+        "object_set": ["cube", "cylinder"],
+        "wrist": "palm_up",
+        "config": {"drop_distance_m": 0.09},
+    }
+    only_reward = generalist_env_kwargs([{"object_set": "cube", "config": {"reward": {}}}])
+    assert only_reward["config"] is None

@@ -8,9 +8,12 @@ sends the env the action that puts the hand's targets at a_t + a_res (arXiv 2510
 simulator it was trained in; `info["residual"]` holds the correction actually executed (16,
 rad) and `info["base_targets"]` the policy's targets.
 
-A correction is executed exactly unless the joint limits or the action bound stop it (a target
-moves at most max_delta_rad a step); then the nearest reachable target is sent and
-`info["residual"]` says what was executed.
+A correction is executed exactly unless a joint limit stops it. A policy that moves a joint
+at full speed (max_delta_rad a step, two thirds of the shipped policy's actions) leaves no room
+within that step for a correction in the direction of motion, so the wrapper raises the env's
+step limit by twice the adapter's bound, the most a correction can change in a step: the hand
+then gets a_t + a_res exactly, and never more than the policy's own step plus that headroom.
+The wrapper's own `max_delta_rad` stays the policy's step; closing it restores the env's.
 
     >>> import gymnasium as gym, dexndm_envs
     >>> from dexndm_agents import NDMResidualWrapper
@@ -66,6 +69,10 @@ class NDMResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         if "joint_targets" not in layout:
             raise ValueError("the env's observation has no 'joint_targets' block to keep")
         self._targets_slice = layout["joint_targets"]
+        # the policy's step stays ours; the env's grows by the most a correction can change
+        self._env_max_delta_rad = self.max_delta_rad
+        self._send_max_delta_rad = self.max_delta_rad + 2.0 * self.bundle.residual.bound_rad
+        self.env.unwrapped.max_delta_rad = self._send_max_delta_rad
         obs_history = (self._targets_slice.stop - self._targets_slice.start) // NUM_JOINTS
         self.adapter = NumpyAdapter(self.bundle.residual)
         self._length = max(self.adapter.history, obs_history)
@@ -91,7 +98,9 @@ class NDMResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         history = self.adapter.history
         correction = self.adapter(self._joint_pos[-history:], self._base_targets[-history:])
         wanted = np.clip(base + correction, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
-        sent_action = np.clip((wanted - self._sent_targets) / self.max_delta_rad, -1.0, 1.0)
+        sent_action = np.clip(
+            (wanted - self._sent_targets) / self._send_max_delta_rad, -1.0, 1.0
+        )
         obs, reward, terminated, truncated, info = self.env.step(sent_action)
         self._sent_targets = np.array(info["joint_targets"], dtype=np.float64)
         self._joint_pos[:-1] = self._joint_pos[1:]
@@ -99,6 +108,10 @@ class NDMResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         info["residual"] = self._sent_targets - base
         info["base_targets"] = base.copy()
         return self._with_base_targets(obs), reward, terminated, truncated, info
+
+    def close(self) -> None:
+        self.env.unwrapped.max_delta_rad = self._env_max_delta_rad
+        super().close()
 
     def _with_base_targets(self, obs: np.ndarray) -> np.ndarray:
         """The observation with the policy's own target history in place of the sent one."""

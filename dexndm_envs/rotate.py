@@ -17,6 +17,7 @@ with the hardware). The reward is the paper's (see config.RewardConfig); every t
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -224,6 +225,12 @@ class RotateEnv(gym.Env):
     def max_delta_rad(self) -> float:
         """Target change of a full action (rad per step), as on DexNDM-Real-v0."""
         return self.config.max_delta_rad
+
+    @max_delta_rad.setter
+    def max_delta_rad(self, value: float) -> None:
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"max_delta_rad must be a positive number, got {value!r}")
+        self.config = dataclasses.replace(self.config, max_delta_rad=float(value))
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):

@@ -256,3 +256,17 @@ def test_actions_beyond_the_bounds_move_targets_as_far_as_the_bounds():
     np.testing.assert_allclose(
         info["joint_targets"], np.minimum(before + 1 / 24, env.unwrapped.model.jnt_range[:16, 1])
     )
+
+
+def test_the_step_limit_can_be_raised_and_bad_ones_are_refused():
+    env = make(object_set="cube")
+    _, info = env.reset(seed=0)
+    start = info["joint_targets"]
+    env.unwrapped.max_delta_rad = 0.1
+    _, _, _, _, info = env.step(np.full(NUM_JOINTS, 0.5, dtype=np.float32))
+    moved = info["joint_targets"] - start
+    # half a step of 0.1 rad, except where a joint's upper limit stops it short
+    assert np.sum(np.isclose(moved, 0.05)) >= 12 and np.all(moved <= 0.05 + 1e-12)
+    with pytest.raises(ValueError, match="max_delta_rad must be a positive number"):
+        env.unwrapped.max_delta_rad = 0.0
+    env.close()

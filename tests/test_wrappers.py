@@ -104,7 +104,8 @@ def test_wrapper_passes_the_env_checkers(tmp_path):
 
 
 def test_a_zero_residual_changes_nothing():
-    """A fresh adapter corrects nothing: same observations, targets and rewards, bit for bit."""
+    """A fresh adapter corrects nothing: the same observations, and targets to rounding (the
+    wrapper sends them on the env's raised step limit)."""
     fresh = Bundle(JointWiseNDM(window=4, hidden=8), ResidualAdapter(history=2))
     actions = np.random.default_rng(0).uniform(-1, 1, (30, 16))
     plain = rollout(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), actions)
@@ -112,8 +113,12 @@ def test_a_zero_residual_changes_nothing():
         NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), fresh), actions
     )
     for obs_plain, obs_wrapped in zip(plain[0], wrapped[0], strict=True):
-        np.testing.assert_array_equal(obs_plain, obs_wrapped)
-    assert all(np.array_equal(info["residual"], np.zeros(16)) for info in wrapped[1])
+        np.testing.assert_allclose(obs_plain, obs_wrapped, atol=1e-6)
+    for info_plain, info_wrapped in zip(plain[1], wrapped[1], strict=True):
+        np.testing.assert_allclose(info_wrapped["residual"], 0.0, atol=1e-12)
+        np.testing.assert_allclose(
+            info_wrapped["joint_targets"], info_plain["joint_targets"], atol=1e-12
+        )
 
 
 def test_the_hand_gets_the_policy_targets_plus_the_bounded_residual():
@@ -151,6 +156,29 @@ def test_the_residual_is_what_the_adapter_asks_for(tmp_path):
         executed = np.clip(base[-1] + asked, JOINT_LOWER_RAD, JOINT_UPPER_RAD) - base[-1]
         np.testing.assert_allclose(info["residual"], executed, atol=1e-5)
         joint_pos = [*joint_pos[1:], info["joint_pos"]]
+
+
+def test_a_policy_at_full_speed_still_gets_its_correction_in_full():
+    """Full actions leave no room within the policy's step: the wrapper makes room."""
+    inner = gym.make("DexNDM-Rotate-v0", **ENV_KWARGS)
+    policy_step = inner.unwrapped.max_delta_rad
+    env = NDMResidualWrapper(inner, make_bundle(0.05))
+    assert env.max_delta_rad == policy_step  # what the policy's actions mean is unchanged
+    actions = np.tile(np.where(np.arange(16) % 2 == 0, 1.0, -1.0), (12, 1))
+    _, infos = rollout(env, actions, seed=2)
+    base = infos[0]["joint_targets"]
+    for action, info in zip(actions, infos[1:], strict=False):
+        base = np.clip(base + action * policy_step, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        np.testing.assert_allclose(info["base_targets"], base)
+        np.testing.assert_allclose(info["joint_targets"], base + info["residual"], atol=1e-12)
+    residuals = np.stack([info["residual"] for info in infos[1:]])
+    free = ~np.isclose(np.stack([i["joint_targets"] for i in infos[1:]]), JOINT_LOWER_RAD) & ~(
+        np.isclose(np.stack([i["joint_targets"] for i in infos[1:]]), JOINT_UPPER_RAD)
+    )
+    # corrections along the motion (same sign as the action) are executed, not cut to zero
+    assert np.any((residuals * actions[: len(residuals)] > 0.005) & free)
+    env.close()
+    assert inner.unwrapped.max_delta_rad == policy_step  # closing gives the env its limit back
 
 
 def test_an_sb3_agent_trains_through_the_wrapper():

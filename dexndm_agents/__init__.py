@@ -8,6 +8,7 @@
 
 Modules: training (any SB3 algorithm; examples/train.py), vec_env (the vectorisation that is
 fastest here), evaluation (the paper's metrics over a grid), gait (periodic gait teachers),
+gait_residual (an agent's bounded offsets from a gait's targets: train.py --gait),
 generalist and distillation (specialists -> proprioceptive generalist), policies (one policy
 interface and its files), pretrained (the shipped policies); DexNDM itself: rollouts (a base
 policy's sim rollouts on disk), ndm_data, ndm and ndm_training (the joint-wise and whole-hand

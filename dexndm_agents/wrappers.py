@@ -98,9 +98,7 @@ class NDMResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         history = self.adapter.history
         correction = self.adapter(self._joint_pos[-history:], self._base_targets[-history:])
         wanted = np.clip(base + correction, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
-        sent_action = np.clip(
-            (wanted - self._sent_targets) / self._send_max_delta_rad, -1.0, 1.0
-        )
+        sent_action = np.clip((wanted - self._sent_targets) / self._send_max_delta_rad, -1.0, 1.0)
         obs, reward, terminated, truncated, info = self.env.step(sent_action)
         self._sent_targets = np.array(info["joint_targets"], dtype=np.float64)
         self._joint_pos[:-1] = self._joint_pos[1:]

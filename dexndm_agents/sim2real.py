@@ -59,6 +59,10 @@ class LoopConfig:
     sim_episodes: int = 60
     chaos_episodes: int = 80
     num_balls: int = 100
+    chaos_target_noise_rad: float = 0.05
+    """Target excitation in the chaos box (chaos_collection): without it the replayed policy
+    actions, mostly at the action bound, leave the model unable to tell the newest target's
+    effect from the older ones', and the adapter corrects the wrong way (README)."""
     window: int = 10
     residual_history: int = 3
     ndm_epochs: int = 20
@@ -145,6 +149,7 @@ def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
         num_balls=cfg.num_balls,
         seed=cfg.seed,
         progress=cfg.progress,
+        target_noise_rad=cfg.chaos_target_noise_rad,
     )
     chaos = load_episodes(cfg.out_dir / "chaos_box")
     direct = _rollouts(policy, cfg, "direct_rollouts", "virtual", cfg.seed + 500)

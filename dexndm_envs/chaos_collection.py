@@ -11,6 +11,15 @@ action space, so the noise is added there: to the action in [-1, 1] (1 = a targe
 MAX_DELTA_RAD = 1/24 rad in one step), i.i.d. per step and joint, before clipping to [-1, 1].
 That is a target jitter of about 0.0004 rad per step.
 
+Target excitation (`target_noise_rad`, off by default; the paper has none): i.i.d. Gaussian
+offsets (clipped at 3 sigma) on the commanded targets around the replayed trajectory, which
+goes on from its own clean targets. Replayed policy actions sit at the action bound most of
+the time, so action noise is mostly clipped away and the newest target nearly always continues
+the last ones; a dynamics model fitted on such data cannot tell the effect of the newest
+target from that of the ones before it. The offsets do not pass through the action bound: for
+the replay the env's step limit is raised by 6 sigma (restored afterwards), the most an offset
+can change in a step.
+
 Action sources:
     ActionFile          trajectories from an .npz/.npy (e.g. a base policy's sim rollouts);
                         episode e replays trajectory e mod n_traj, its first `steps` steps.
@@ -54,7 +63,14 @@ import gymnasium as gym
 import numpy as np
 
 from dexndm_envs import interface, task
-from dexndm_envs.constants import CTRL_DT_S, JOINT_NAMES, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.constants import (
+    CTRL_DT_S,
+    JOINT_LOWER_RAD,
+    JOINT_NAMES,
+    JOINT_UPPER_RAD,
+    MAX_DELTA_RAD,
+    NUM_JOINTS,
+)
 from dexndm_envs.data import EpisodeWriter, episode_meta, software_version
 from dexndm_envs.hand_config import HandConfig
 
@@ -65,6 +81,9 @@ NOISE_SIGMA = 0.01
 """Standard deviation of the action noise, in normalised action units (module docstring)."""
 
 NOISE_UNITS = "normalised action in [-1, 1], added before clipping"
+
+TARGET_NOISE_CLIP = 3.0
+"""Target offsets are clipped at this many sigma."""
 
 SETTINGS_FILE = "collection.json"
 
@@ -245,6 +264,7 @@ def collection_settings(
     realtime: bool,
     hardware_note: str,
     hardware: Mapping[str, Any] | None = None,
+    target_noise_rad: float = 0.0,
 ) -> dict[str, Any]:
     """The settings of a run, as written to collection.json.
 
@@ -252,12 +272,16 @@ def collection_settings(
         hardware: what is driven when it is not a real hand at `port` (None there), e.g.
             {"kind": "virtual", "profile": "default", "seed": 0}: the episodes' metadata
             records it instead of {"kind": "real", "port", "note"}, and a resume compares it.
+        target_noise_rad: sigma of the target excitation (module docstring); 0: none.
 
     Raises:
-        CollectionError: for a wrist that is not one of task.WRISTS.
+        CollectionError: for a wrist that is not one of task.WRISTS, or a negative or
+            non-finite target_noise_rad.
     """
     if wrist not in task.WRISTS:
         raise CollectionError(f"unknown wrist {wrist!r}; choose one of {', '.join(task.WRISTS)}")
+    if not (np.isfinite(target_noise_rad) and target_noise_rad >= 0):
+        raise CollectionError(f"target_noise_rad must be >= 0, got {target_noise_rad!r}")
     settings: dict[str, Any] = {
         "port": port,
         "wrist": wrist,
@@ -270,6 +294,7 @@ def collection_settings(
         "noise_probability": NOISE_PROBABILITY,
         "noise_sigma": NOISE_SIGMA,
         "noise_units": NOISE_UNITS,
+        "target_noise_rad": float(target_noise_rad),
         "seed": seed,
         "steps": source.steps,
         "realtime": realtime,
@@ -280,11 +305,16 @@ def collection_settings(
     return json.loads(json.dumps(settings))  # plain JSON values, as read back from disk
 
 
+ADDED_SETTINGS: dict[str, Any] = {"target_noise_rad": 0.0}
+"""Settings newer than some collection.json files, with the value those collections had."""
+
+
 def settings_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """One line per compared setting that differs (RECORDED_ONLY ones are not compared)."""
     lines = []
     for key in sorted(set(recorded) | set(current)):
-        old, new = recorded.get(key), current.get(key)
+        default = ADDED_SETTINGS.get(key)
+        old, new = recorded.get(key, default), current.get(key, default)
         if key in RECORDED_ONLY or old == new:
             continue
         if isinstance(old, dict) and isinstance(new, dict):
@@ -438,13 +468,16 @@ class ChaosBoxCollector:
         clean, source, extra = self.source.actions(index, actions_rng, start_targets)
         prob, sigma = self.settings["noise_probability"], self.settings["noise_sigma"]
         actions, noisy = add_noise(clean, noise_rng, prob, sigma)
+        offsets = target_offsets(len(actions), noise_rng, self.settings.get("target_noise_rad", 0))
         overruns, started_s, started_unix_s = self.overruns, self._read_s, time.time()
-        arrays = self._replay(actions)
+        arrays = self._replay(actions, offsets)
         stats = EpisodeStats(
             index, len(actions), self._read_s - started_s, self.overruns - overruns, noisy
         )
         extra.update(started_unix_s=started_unix_s, overruns=stats.overruns)
         noise = {"kind": "gaussian", "sigma": sigma, "units": NOISE_UNITS} if noisy else None
+        if offsets is not None:
+            noise = {**(noise or {}), "target_sigma_rad": self.settings["target_noise_rad"]}
         self.writer.write(index, arrays, self._meta(index, source, noise, extra))
         self._previous = index
         return stats
@@ -473,23 +506,52 @@ class ChaosBoxCollector:
         """Control periods the env missed so far (realtime mode)."""
         return int(self._info.get("overruns", 0))
 
-    def _replay(self, actions: np.ndarray) -> dict[str, np.ndarray]:
-        """Step through the actions; row t pairs the read before step t with its target."""
+    def _replay(
+        self, actions: np.ndarray, offsets: np.ndarray | None = None
+    ) -> dict[str, np.ndarray]:
+        """Step through the actions; row t pairs the read before step t with its target.
+
+        With target offsets the actions move clean targets, and the hand is sent clean target
+        + offset through a step limit raised by the most an offset can change (module doc).
+        """
         steps = len(actions)
         rows = {name: np.empty((steps, NUM_JOINTS)) for name in (*_STATE_ARRAYS, "joint_targets")}
         timestamps = np.empty(steps)
         started_s = self._read_s
-        for step, action in enumerate(actions):
-            for name in _STATE_ARRAYS:
-                rows[name][step] = self._info[name]
-            timestamps[step] = self._read_s - started_s
-            # truncation is the TimeLimit's and means nothing here: the chaos box never resets
-            _, _, _, _, self._info = self.env.step(action)
-            self._read_s = time.monotonic()
-            rows["joint_targets"][step] = self._info["joint_targets"]
-            if self.stop is not None and self.stop.requested:
-                raise KeyboardInterrupt(self.stop.requested)
+        env = self.env.unwrapped
+        step_rad = float(env.max_delta_rad)
+        clean = np.asarray(self._info["joint_targets"], dtype=np.float64)
+        send_rad = step_rad
+        if offsets is not None:
+            send_rad = step_rad + 2.0 * float(np.abs(offsets).max(initial=0.0))
+            env.max_delta_rad = send_rad
+        try:
+            for step, action in enumerate(actions):
+                for name in _STATE_ARRAYS:
+                    rows[name][step] = self._info[name]
+                timestamps[step] = self._read_s - started_s
+                if offsets is not None:
+                    clean = interface.next_targets(clean, action, step_rad)
+                    wanted = np.clip(clean + offsets[step], JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+                    sent = np.asarray(self._info["joint_targets"], dtype=np.float64)
+                    action = np.clip((wanted - sent) / send_rad, -1.0, 1.0)
+                # truncation is the TimeLimit's and means nothing here: the box never resets
+                _, _, _, _, self._info = self.env.step(action)
+                self._read_s = time.monotonic()
+                rows["joint_targets"][step] = self._info["joint_targets"]
+                if self.stop is not None and self.stop.requested:
+                    raise KeyboardInterrupt(self.stop.requested)
+        finally:
+            env.max_delta_rad = step_rad
         return {**rows, "timestamps": timestamps}
+
+
+def target_offsets(steps: int, rng: np.random.Generator, sigma_rad: float) -> np.ndarray | None:
+    """Target excitation for one episode: (steps, 16) offsets in rad, or None for sigma 0."""
+    if sigma_rad <= 0:
+        return None
+    limit = TARGET_NOISE_CLIP * sigma_rad
+    return np.clip(rng.normal(0.0, sigma_rad, (steps, NUM_JOINTS)), -limit, limit)
 
 
 _STATE_ARRAYS = ("joint_pos", "joint_vel", "joint_current")

@@ -236,6 +236,7 @@ def collect_virtual_chaos_box(
     num_balls: int = NUM_BALLS,
     seed: int = 0,
     progress: bool = True,
+    target_noise_rad: float = 0.0,
 ) -> list[Path]:
     """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
 
@@ -253,6 +254,8 @@ def collect_virtual_chaos_box(
         wrist, hardware_profile, hardware_seed, num_balls: the env's options.
         seed: episode e's trajectory, noise and the balls' first drop come from it.
         progress: show a progress bar.
+        target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
+            bound (chaos_collection, "Target excitation"); 0: the paper's collection.
 
     Returns:
         The paths of episodes 0 .. episodes-1.
@@ -278,6 +281,7 @@ def collect_virtual_chaos_box(
         realtime=False,
         hardware_note="",
         hardware=env.hardware_description(),
+        target_noise_rad=target_noise_rad,
     )
     writer, todo = chaos.prepare_directory(out_dir, settings, episodes)
     if todo:

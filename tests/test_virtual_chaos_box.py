@@ -16,7 +16,7 @@ from gymnasium.utils.env_checker import check_env
 
 import dexndm_envs  # registers the environments
 from dexndm_envs import chaos_collection as chaos
-from dexndm_envs.constants import MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data import load_episodes
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.virtual_chaos_box import VirtualChaosBoxEnv, collect_virtual_chaos_box
@@ -199,3 +199,32 @@ def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path
     # a collection.json written before the setting existed resumes
     before = {k: v for k, v in real.items() if k != "hardware"}
     assert chaos.settings_differences(before, real) == []
+
+
+def test_target_excitation_offsets_the_targets_past_the_action_bound(tmp_path: Path):
+    full_speed = np.ones((1, 40, NUM_JOINTS))  # every joint at the action bound
+    np.savez(tmp_path / "actions.npz", actions=full_speed)
+    source = chaos.ActionFile.load(tmp_path / "actions.npz", steps=40)
+    out = tmp_path / "chaos"
+    collect_virtual_chaos_box(
+        out, source, 1, num_balls=BALLS, progress=False, target_noise_rad=0.02
+    )
+    episode = load_episodes(out)[0]
+    assert episode.meta["action_noise"]["target_sigma_rad"] == 0.02
+    # the clean path climbs at the bound; the sent targets scatter about it by the offsets
+    # (clipped at 3 sigma), so a step can outrun the bound. Joints that reached an upper
+    # limit stop: only steps between targets below their limits are compared.
+    targets = episode.joint_targets
+    free = (targets[1:] < JOINT_UPPER_RAD - 0.07) & (targets[:-1] < JOINT_UPPER_RAD - 0.07)
+    steps = np.diff(targets, axis=0)[free]
+    assert steps.size > 100
+    assert steps.max() > MAX_DELTA_RAD + 0.01  # faster than the bound allows
+    assert steps.min() < MAX_DELTA_RAD - 0.01  # and slower
+    assert np.abs(steps - MAX_DELTA_RAD).max() <= 2 * 3 * 0.02 + 1e-9
+    with pytest.raises(chaos.CollectionError, match="target_noise_rad must be >= 0"):
+        collect(tmp_path / "bad", 1, target_noise_rad=-0.1)
+    # a directory collected without excitation is not resumed with it
+    collect(tmp_path / "plain", 1)
+    refused = re.escape("target_noise_rad: 0.0 on disk, 0.02 now")
+    with pytest.raises(chaos.CollectionError, match=refused):
+        collect(tmp_path / "plain", 2, target_noise_rad=0.02)

@@ -60,6 +60,10 @@ Episode e replays trajectory e mod n_traj. Default: the built-in smooth random g
     """Keep the 20 Hz period; --no-realtime steps as fast as the bus allows (lockstep hand)."""
     hardware_note: str = ""
     """Recorded with every episode, e.g. "virtual default seed 0" or the hand's serial."""
+    target_noise_rad: float = 0.0
+    """Sigma (rad) of i.i.d. offsets on the commanded targets past the action bound (off: the
+paper's collection). Excites what replayed policy actions at the bound cannot; the step limit
+is raised by 6 sigma during the replay, so keep it small on a real hand (0.05 in the sim loop)."""
     bus_timeout_ms: float = 0.0
     """Least wait for a motor's reply (0: the SDK's ~34 ms); raise it (e.g. 200) for a lockstep
     virtual hand in the chaos box, which computes a control period of physics per write."""
@@ -93,6 +97,7 @@ def prepare(args: Args) -> Plan:
         seed=args.seed,
         realtime=args.realtime,
         hardware_note=args.hardware_note,
+        target_noise_rad=args.target_noise_rad,
     )
     writer, todo = chaos.prepare_directory(args.out, settings, args.episodes)
     return Plan(source, hand, settings, writer, todo)

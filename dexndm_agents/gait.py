@@ -52,6 +52,27 @@ def relative_action(
     return np.clip((goal_rad - targets_rad) / max_delta_rad, -1.0, 1.0).astype(np.float32)
 
 
+def episode_state(
+    targets: np.ndarray,
+    state: tuple[np.ndarray, ...] | None,
+    episode_start: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """A gait's SB3-style state per env: (step counter, starting targets), where targets
+    (n, 16) are the current ones; started afresh where there is none or episode_start is true.
+    """
+    n = len(targets)
+    if state is None:
+        steps, start = np.zeros(n, dtype=np.int64), targets.copy()
+    else:
+        steps = np.array(state[0]).reshape(n)
+        start = np.array(state[1]).reshape(n, NUM_JOINTS)
+    if episode_start is not None:
+        restart = np.asarray(episode_start, dtype=bool).reshape(n)
+        steps = np.where(restart, 0, steps)
+        start = np.where(restart[:, None], targets, start)
+    return steps, start
+
+
 @dataclass
 class PeriodicGait:
     """An open-loop gait (module docstring).
@@ -143,15 +164,7 @@ class PeriodicGait:
         n = len(observation) if batched else 1
         obs = np.asarray(observation).reshape(n, -1)
         targets = self.targets_of(obs) if self.space == "target" else np.zeros((n, NUM_JOINTS))
-        if state is None:
-            steps, start = np.zeros(n, dtype=np.int64), targets.copy()
-        else:
-            steps = np.array(state[0]).reshape(n)
-            start = np.array(state[1]).reshape(n, NUM_JOINTS)
-        if episode_start is not None:
-            restart = np.asarray(episode_start, dtype=bool).reshape(n)
-            steps = np.where(restart, 0, steps)
-            start = np.where(restart[:, None], targets, start)
+        steps, start = episode_state(targets, state, episode_start)
         actions = np.stack(
             [self.action(int(s), q, q0) for s, q, q0 in zip(steps, targets, start, strict=True)]
         )

@@ -29,7 +29,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from dexndm_agents.gait import PeriodicGait, relative_action
+from dexndm_agents.gait import PeriodicGait, episode_state, relative_action
 from dexndm_envs.constants import NUM_JOINTS
 
 DEFAULT_RESIDUAL_RAD = 0.15
@@ -138,17 +138,8 @@ class GaitResidualPolicy:
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...]]:
         batched = np.ndim(observation) == 2
         obs = np.asarray(observation, dtype=np.float32).reshape(-1, np.shape(observation)[-1])
-        n = len(obs)
         targets = self.gait.targets_of(obs)
-        if state is None:
-            steps, start = np.zeros(n, dtype=np.int64), targets.copy()
-        else:
-            steps = np.array(state[0]).reshape(n)
-            start = np.array(state[1]).reshape(n, NUM_JOINTS)
-        if episode_start is not None:
-            restart = np.asarray(episode_start, dtype=bool).reshape(n)
-            steps = np.where(restart, 0, steps)
-            start = np.where(restart[:, None], targets, start)
+        steps, start = episode_state(targets, state, episode_start)
         phases = np.stack([self.gait.phase_features(int(s)) for s in steps])
         offsets, _ = self.agent.predict(
             np.concatenate([obs, phases], axis=1), deterministic=deterministic

@@ -8,6 +8,7 @@ Usage:
     python examples/train.py --algo ppo --total-timesteps 3000000 --out-dir runs/ppo_cylinder
     python examples/train.py --algo sac --env.wrist palm_down --env.axis -z --n-envs 4
     python examples/train.py --env.obs-mode oracle --hyperparams '{"learning_rate": 3e-4}'
+    python examples/train.py --gait runs/gait/gait.json --env.obs-mode oracle   # offsets on a gait
     python examples/train.py --resume runs/ppo/checkpoints/ppo_500000_steps.zip \
         --total-timesteps 6000000 --out-dir runs/ppo
     tensorboard --logdir runs

@@ -522,8 +522,8 @@ class ChaosBoxCollector:
         step_rad = float(env.max_delta_rad)
         clean = np.asarray(self._info["joint_targets"], dtype=np.float64)
         send_rad = step_rad
-        if offsets is not None:
-            send_rad = step_rad + 2.0 * float(np.abs(offsets).max(initial=0.0))
+        if offsets is not None:  # the most an offset can change in a step, on both sides
+            send_rad = step_rad + 2.0 * TARGET_NOISE_CLIP * self.settings["target_noise_rad"]
             env.max_delta_rad = send_rad
         try:
             for step, action in enumerate(actions):

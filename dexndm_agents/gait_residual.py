@@ -115,6 +115,8 @@ class GaitResidualPolicy:
         env_kwargs: the env options it was trained on.
 
     State, per env: (step counter, starting targets), restarted where episode_start is true.
+    Like a gait, it turns its goals into actions at the hand's standard step (MAX_DELTA_RAD);
+    an env whose config changes max_delta_rad needs a policy trained on that step.
     """
 
     def __init__(

@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from dexndm_agents.ndm import build_model
-from dexndm_agents.residual import ResidualAdapter
+from dexndm_agents.residual import Adapter, build_adapter
 
 FORMAT = "dexndm-bundle"
 MODEL_FORMAT = "dexndm-ndm"
@@ -53,7 +53,7 @@ class Bundle:
     """
 
     ndm: nn.Module
-    residual: ResidualAdapter
+    residual: Adapter
     config: dict[str, Any] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> Path:
@@ -120,6 +120,8 @@ def _model(payload: dict[str, Any], path: Path) -> nn.Module:
 def _restore(path: Path, make: Any) -> Any:
     try:
         return make()
+    except BundleError:
+        raise
     except (RuntimeError, TypeError, ValueError, KeyError) as err:
         raise BundleError(
             f"{path}: its weights do not fit the model settings recorded with them ({err})"
@@ -149,8 +151,11 @@ def resolve_bundle(bundle: str | Path) -> Path:
     return path
 
 
-def _adapter(payload: dict[str, Any], path: Path) -> ResidualAdapter:
-    adapter = ResidualAdapter(**_json(payload, "residual_config", path))
+def _adapter(payload: dict[str, Any], path: Path) -> Adapter:
+    try:
+        adapter = build_adapter(_json(payload, "residual_config", path))
+    except ValueError as err:
+        raise BundleError(f"{path}: residual_config: {err}") from None
     adapter.load_state_dict(payload["residual_state"])
     return adapter
 

@@ -7,12 +7,22 @@ trajectories so that the hardware's predicted next positions match the sim's:
     minimise  sum_t || q^sim_{t+1} - f({q^sim_j, a^sim_j + pi_res(o_j, a^sim_j)}_{j=t-W+1..t}) ||
 
 Here a_t is the base policy's joint target (rad) at step t and o_j the last H readings and
-targets before it. The adapter is bounded and small by construction, |a_res| <= bound_rad per
-joint through bound * tanh, and starts as the identity (a zero last layer): an untrained adapter
-changes nothing. The paper reports corrections of 0.004-0.012 rad per joint on average.
+targets before it. Every adapter is bounded and small by construction, |a_res| <= bound_rad
+per joint through bound * tanh, and starts as the identity: an untrained adapter changes
+nothing. The paper reports corrections of 0.004-0.012 rad per joint on average.
+
+Two kinds (ADAPTER_KINDS), the same objective:
+- "lead" (`LeadAdapter`, the default): joint-wise and feed-forward. Each joint's correction is
+  a learned lead on its own target changes, a_res_i = sum_h w_ih (a_t - a_t-h)_i: zero while
+  the targets hold still, blind to the hand's readings. 16 x (H - 1) numbers.
+- "mlp" (`ResidualAdapter`): an MLP on the last H readings and targets of all 16 joints, the
+  paper's o_t. Through the same model it lowers the predicted tracking error further, but on
+  the virtual hand it also learns constant offsets and feedback on the readings that the
+  model's errors reward and the hand does not (README, DexNDM): it cost RotR where the lead
+  gained.
 
 Usage:
-    adapter = ResidualAdapter(history=3, bound_rad=0.05)
+    adapter = build_adapter({"kind": "lead", "history": 2, "bound_rad": 0.05})
     windows = make_windows(sim_episodes, window=ndm.window + adapter.history - 1)
     result = train_residual(ndm, adapter, sim_train, sim_eval)
     a_res = adapter(joint_pos_hist, base_target_hist)            # (B, H, 16) each -> (B, 16)
@@ -42,7 +52,8 @@ O(0.1-1) (the dynamics models' default too)."""
 
 
 class ResidualAdapter(nn.Module):
-    """pi_res: the last H (reading, base target) pairs of all joints -> a target correction.
+    """pi_res (kind "mlp"): the last H (reading, base target) pairs of all joints -> a target
+    correction.
 
     Args:
         history: H, readings and targets it sees; the newest target is the base policy's a_t.
@@ -79,8 +90,9 @@ class ResidualAdapter(nn.Module):
         return self.bound_rad * torch.tanh(self.net(features))
 
     def config(self) -> dict[str, Any]:
-        """The constructor's arguments, JSON-able (bundles store them)."""
+        """The constructor's arguments and the kind, JSON-able (bundles store them)."""
         return {
+            "kind": "mlp",
             "history": self.history,
             "hidden": self.hidden,
             "layers": self.layers,
@@ -88,8 +100,70 @@ class ResidualAdapter(nn.Module):
         }
 
 
+class LeadAdapter(nn.Module):
+    """pi_res (kind "lead"): per joint, a learned lead on its own base-target changes.
+
+        a_res_i = bound * tanh(sum_h w_ih (a_t - a_t-h)_i / bound),  h = 1 .. H - 1
+
+    Joint-wise like the dynamics model, and feed-forward: it never sees the readings, so it
+    cannot learn feedback that only the model's errors reward, and it is zero while the
+    targets hold still, so it cannot learn constant offsets either. With H = 2 it is one
+    number per joint: how far ahead of the base policy's motion the targets are sent, which
+    makes up for the hand's lag. `forward` takes the readings for the common interface.
+
+    Args:
+        history: H >= 2, the base targets it sees (the newest is a_t).
+        bound_rad: the largest correction per joint (rad).
+    """
+
+    def __init__(self, history: int = 2, bound_rad: float = 0.05) -> None:
+        super().__init__()
+        if history < 2 or not bound_rad > 0:
+            raise ValueError(
+                "LeadAdapter needs history >= 2 (a target change) and bound_rad > 0; got "
+                f"history={history}, bound_rad={bound_rad}"
+            )
+        self.history, self.bound_rad = history, float(bound_rad)
+        # lead[h - 1, i]: joint i's weight on a_t - a_t-h
+        self.lead = nn.Parameter(torch.zeros(history - 1, NUM_JOINTS))
+
+    def forward(self, joint_pos: torch.Tensor, base_targets: torch.Tensor) -> torch.Tensor:
+        """(B, H, 16) readings (unused) and base targets (rad) -> (B, 16) rad."""
+        del joint_pos
+        # (B, H - 1, 16), newest first: a_t - a_t-1, a_t - a_t-2, ...
+        changes = (base_targets[:, -1:] - base_targets[:, :-1]).flip(1)
+        raw = (changes * self.lead).sum(dim=1)
+        return self.bound_rad * torch.tanh(raw / self.bound_rad)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor's arguments and the kind, JSON-able (bundles store them)."""
+        return {"kind": "lead", "history": self.history, "bound_rad": self.bound_rad}
+
+
+Adapter = ResidualAdapter | LeadAdapter
+ADAPTER_KINDS: dict[str, type[Adapter]] = {"lead": LeadAdapter, "mlp": ResidualAdapter}
+DEFAULT_KIND = "lead"
+
+
+def build_adapter(config: dict[str, Any]) -> Adapter:
+    """An adapter from its config() ("kind" plus constructor arguments; no kind: "mlp", as
+    bundles written before there were kinds).
+
+    Raises:
+        ValueError: an unknown kind (naming the known ones) or bad arguments.
+    """
+    settings = dict(config)
+    kind = settings.pop("kind", "mlp")
+    if kind not in ADAPTER_KINDS:
+        raise ValueError(f"unknown adapter kind {kind!r}; known: {', '.join(ADAPTER_KINDS)}")
+    try:
+        return ADAPTER_KINDS[kind](**settings)
+    except TypeError as err:
+        raise ValueError(f"bad arguments for a {kind!r} adapter: {err}") from None
+
+
 def corrected_targets(
-    adapter: ResidualAdapter, joint_pos: torch.Tensor, base_targets: torch.Tensor, window: int
+    adapter: Adapter, joint_pos: torch.Tensor, base_targets: torch.Tensor, window: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The targets the hand executes over the last `window` steps of a segment, and the
     corrections.
@@ -118,7 +192,7 @@ def corrected_targets(
 
 def residual_loss(
     ndm: nn.Module,
-    adapter: ResidualAdapter,
+    adapter: Adapter,
     joint_pos: torch.Tensor,
     base_targets: torch.Tensor,
     next_joint_pos: torch.Tensor,
@@ -146,16 +220,18 @@ def residual_loss(
 EPOCHS = 30
 BATCH_SIZE = 512
 LR = 3e-3
-REG = 10.0
+REG: dict[str, float] = {"lead": 1.0, "mlp": 10.0}
 """Weight of the mean squared correction (rad^2) against the mean absolute tracking error
-(rad). Measured on the virtual hand (README, DexNDM): with 1 the corrections averaged about
-0.011 rad and cost RotR (-16 +- 7.5 against direct transfer, paired by seed); with 10 they
-are smaller and cost nothing measurable (-1.5 +- 5.3; +0.6 +- 4.7 on the worn profile), nor
-did any weight gain RotR there."""
+(rad), per adapter kind. "mlp": measured on the virtual hand with the previous base policy
+(README, DexNDM): with 1 its corrections averaged about 0.011 rad and cost RotR (-16 +- 7.5
+against direct transfer, paired by seed); with 10 they cost nothing measurable (-1.5 +- 5.3),
+nor did any weight gain RotR. "lead": 16 numbers cannot single out the model's errors, so the
+weight only breaks ties; with 1 the fitted leads are 0.3-0.8 of a target step on the default
+hand, with 10 about 0.3 (README)."""
 EVAL_BATCH_SIZE = 8192
 
 
-def segment_length(ndm: NDM, adapter: ResidualAdapter) -> int:
+def segment_length(ndm: NDM, adapter: Adapter) -> int:
     """Steps of sim segments the adapter trains on: the model's window plus the adapter's
     history less one (the first correction in the window needs H readings)."""
     return ndm.window + adapter.history - 1
@@ -163,14 +239,14 @@ def segment_length(ndm: NDM, adapter: ResidualAdapter) -> int:
 
 def train_residual(
     ndm: NDM,
-    adapter: ResidualAdapter,
+    adapter: Adapter,
     train: Windows,
     evaluation: Windows,
     *,
     epochs: int = EPOCHS,
     batch_size: int = BATCH_SIZE,
     lr: float = LR,
-    reg: float = REG,
+    reg: float | None = None,
     seed: int = 0,
     progress: bool = True,
     tb_dir: str | Path | None = None,
@@ -183,7 +259,7 @@ def train_residual(
         adapter: trained in place; it ends with its best-eval weights.
         train, evaluation: windows of `segment_length(ndm, adapter)` steps of sim rollouts of
             the base policy (ndm_data.make_windows), of disjoint episodes.
-        reg: weight of the mean squared correction (REG).
+        reg: weight of the mean squared correction (None: REG of the adapter's kind).
 
     Returns:
         The losses per epoch; eval_error_rad is the mean absolute predicted tracking error.
@@ -198,6 +274,8 @@ def train_residual(
                 f"{name} windows: {len(windows)} of {windows.window} steps; the adapter needs "
                 f"windows of W + H - 1 = {steps} steps (make_windows(..., window={steps}))"
             )
+    if reg is None:
+        reg = REG[adapter.config()["kind"]]
     ndm.eval().requires_grad_(False)
     eval_tensors = window_tensors(evaluation)
 
@@ -225,19 +303,26 @@ def fit_adapter(
     ndm: NDM,
     sim_episodes: Sequence[Episode],
     *,
-    history: int = 3,
+    kind: str = DEFAULT_KIND,
+    history: int | None = None,
     bound_rad: float = 0.05,
     epochs: int = EPOCHS,
-    reg: float = REG,
+    reg: float | None = None,
     seed: int = 0,
     progress: bool = True,
     tb_dir: str | Path | None = None,
-) -> tuple[ResidualAdapter, dict[str, Any]]:
-    """A fresh adapter trained through `ndm` on the base policy's sim rollouts (split 9:1 by
-    episode), and its figures: the predicted tracking error on the eval rollouts before
-    (no correction) and after, in rad."""
+) -> tuple[Adapter, dict[str, Any]]:
+    """A fresh adapter of `kind` (ADAPTER_KINDS) trained through `ndm` on the base policy's sim
+    rollouts (split 9:1 by episode), and its figures: the predicted tracking error on the eval
+    rollouts before (no correction) and after, in rad.
+
+    history None takes the kind's default (lead: 2, mlp: 3); reg None takes REG[kind].
+    """
     torch.manual_seed(seed)
-    adapter = ResidualAdapter(history=history, bound_rad=bound_rad)
+    settings: dict[str, Any] = {"kind": kind, "bound_rad": bound_rad}
+    if history is not None:
+        settings["history"] = history
+    adapter = build_adapter(settings)
     train, evaluation = split_windows(sim_episodes, segment_length(ndm, adapter), seed=seed)
     before = tracking_error(ndm, None, evaluation)
     result = train_residual(
@@ -252,14 +337,16 @@ def fit_adapter(
         tb_dir=tb_dir,
     )
     after = tracking_error(ndm, adapter, evaluation)
-    figures = {
+    figures: dict[str, Any] = {
         "predicted_tracking_error_rad": {"before": before, "after": after},
         "seconds": result.seconds,
     }
+    if isinstance(adapter, LeadAdapter):  # [h - 1][joint]: the weight on a_t - a_t-h
+        figures["leads"] = adapter.lead.detach().double().numpy().round(4).tolist()
     return adapter, figures
 
 
-def tracking_error(ndm: NDM, adapter: ResidualAdapter | None, windows: Windows) -> float:
+def tracking_error(ndm: NDM, adapter: Adapter | None, windows: Windows) -> float:
     """Mean |q^sim_{t+1} - f(...)| (rad) over windows, with the adapter's corrections or, for
     None, with the base targets alone (what direct transfer would do, per the model)."""
     if adapter is None:
@@ -274,7 +361,7 @@ def tracking_error(ndm: NDM, adapter: ResidualAdapter | None, windows: Windows) 
 
 
 def _batched_loss(
-    ndm: NDM, adapter: ResidualAdapter, data: tuple[torch.Tensor, ...], reg: float
+    ndm: NDM, adapter: Adapter, data: tuple[torch.Tensor, ...], reg: float
 ) -> tuple[float, float]:
     """(loss, mean absolute tracking error in rad) over all samples, in batches."""
     loss = error = 0.0
@@ -287,11 +374,15 @@ def _batched_loss(
 
 
 class NumpyAdapter:
-    """A frozen adapter evaluated with numpy: a step of a control loop costs tens of us, with
-    none of torch's per-call overhead."""
+    """A frozen adapter of either kind evaluated with numpy: a step of a control loop costs
+    tens of us, with none of torch's per-call overhead."""
 
-    def __init__(self, adapter: ResidualAdapter) -> None:
+    def __init__(self, adapter: Adapter) -> None:
         self.history, self.bound_rad = adapter.history, adapter.bound_rad
+        self._lead: np.ndarray | None = None
+        if isinstance(adapter, LeadAdapter):
+            self._lead = adapter.lead.detach().double().numpy().copy()
+            return
         linears = [m for m in adapter.net if isinstance(m, nn.Linear)]
         self._layers = [
             (m.weight.detach().double().numpy().T.copy(), m.bias.detach().double().numpy())
@@ -300,6 +391,10 @@ class NumpyAdapter:
 
     def __call__(self, joint_pos: np.ndarray, base_targets: np.ndarray) -> np.ndarray:
         """(H, 16) readings and base targets (rad) -> (16,) correction (rad)."""
+        if self._lead is not None:
+            changes = (base_targets[-1] - base_targets[:-1])[::-1]
+            raw = (changes * self._lead).sum(axis=0)
+            return self.bound_rad * np.tanh(raw / self.bound_rad)
         newest = joint_pos[-1]
         features = np.concatenate(
             [

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import torch
 import tyro
 
 from dexndm_agents.bundle import Bundle, load_ndm
-from dexndm_agents.residual import EPOCHS, REG, fit_adapter
+from dexndm_agents.residual import DEFAULT_KIND, EPOCHS, fit_adapter
 from dexndm_envs.data import load_episodes
 
 
@@ -31,13 +32,16 @@ class Args:
     """A model written by train_ndm.py."""
     sim: tuple[Path, ...]
     """Directories of the base policy's sim rollouts (the transitions to match)."""
-    history: int = 3
-    """H, the readings and targets the adapter sees."""
+    kind: Literal["lead", "mlp"] = DEFAULT_KIND
+    """The adapter: "lead" (per joint, a learned lead on its own target changes) or "mlp" (the
+    paper's network on all joints' readings and targets)."""
+    history: int | None = None
+    """H, the readings and targets the adapter sees (None: the kind's default, lead 2, mlp 3)."""
     bound_rad: float = 0.05
     """The largest correction per joint."""
     epochs: int = EPOCHS
-    reg: float = REG
-    """Weight of the mean squared correction."""
+    reg: float | None = None
+    """Weight of the mean squared correction (None: the kind's, residual.REG)."""
     seed: int = 0
     out: Path = Path("runs/ndm/bundle.pt")
     threads: int = 1
@@ -51,6 +55,7 @@ def main(args: Args) -> None:
     adapter, figures = fit_adapter(
         ndm,
         episodes,
+        kind=args.kind,
         history=args.history,
         bound_rad=args.bound_rad,
         epochs=args.epochs,
@@ -66,7 +71,7 @@ def main(args: Args) -> None:
     config = {
         "ndm": {"file": str(args.ndm), **ndm_config},
         "sim": [str(d) for d in args.sim],
-        "history": args.history,
+        "residual": adapter.config(),
         "bound_rad": args.bound_rad,
         "epochs": args.epochs,
         "figures": figures,

@@ -11,8 +11,10 @@ from dexndm_agents.ndm import JointWiseNDM
 from dexndm_agents.ndm_data import make_windows, split_episodes, synthetic_episodes
 from dexndm_agents.ndm_training import fit
 from dexndm_agents.residual import (
+    LeadAdapter,
     NumpyAdapter,
     ResidualAdapter,
+    build_adapter,
     corrected_targets,
     segment_length,
     tracking_error,
@@ -109,3 +111,72 @@ def test_windows_of_the_wrong_length_are_refused():
 def test_bad_sizes_are_refused(kwargs):
     with pytest.raises(ValueError, match="ResidualAdapter needs"):
         ResidualAdapter(**kwargs)
+
+
+def random_lead(history: int = 3, bound_rad: float = 0.05) -> LeadAdapter:
+    adapter = LeadAdapter(history=history, bound_rad=bound_rad)
+    with torch.no_grad():
+        adapter.lead.normal_(0.0, 2.0)
+    return adapter
+
+
+def test_a_lead_adapter_corrects_nothing_while_the_targets_hold_still():
+    joint_pos, targets = random_history(8, 3)
+    assert torch.equal(LeadAdapter(history=3)(joint_pos, targets), torch.zeros(8, 16))
+    held = targets[:, -1:].expand(-1, 3, -1)  # whatever its weights and the readings
+    assert torch.equal(random_lead()(joint_pos, held), torch.zeros(8, 16))
+
+
+def test_a_lead_adapter_leads_each_joint_by_its_own_weight_and_stays_bounded():
+    adapter = LeadAdapter(history=2, bound_rad=0.05)
+    with torch.no_grad():
+        adapter.lead[0] = torch.linspace(0.0, 1.5, 16)
+    joint_pos, _ = random_history(1, 2)
+    targets = torch.zeros(1, 2, 16)
+    targets[:, 1] = 0.01  # every joint's target moved 0.01 rad
+    corrections = adapter(joint_pos, targets)[0]
+    # small changes pass nearly linearly: joint i gets lead_i * 0.01 rad
+    torch.testing.assert_close(corrections, torch.linspace(0.0, 0.015, 16), atol=2e-4, rtol=0.05)
+    big = adapter(joint_pos, targets * 100)
+    assert big.abs().max() <= 0.05 and big.abs().max() > 0.04
+
+
+def test_numpy_lead_matches_torch():
+    adapter = random_lead(history=4)
+    joint_pos, targets = random_history(3, 4)
+    expected = adapter(joint_pos, targets).detach().numpy()
+    fast = NumpyAdapter(adapter)
+    for row in range(3):
+        got = fast(joint_pos[row].double().numpy(), targets[row].double().numpy())
+        np.testing.assert_allclose(got, expected[row], atol=1e-6)
+
+
+def test_training_a_lead_through_the_model_shrinks_the_predicted_tracking_error():
+    """The synthetic hardware's motors are half as strong: its joints lag the sim's, and a lead
+    on the target changes makes up part of it."""
+    torch.manual_seed(0)
+    train, evaluation = windows_of(synthetic_episodes(40, 150, seed=0, gain_scale=0.5), window=6)
+    ndm = JointWiseNDM(window=6, hidden=32)
+    fit(ndm, train, evaluation, epochs=8, progress=False)
+    adapter = LeadAdapter(history=2)
+    sim_train, sim_eval = windows_of(
+        synthetic_episodes(30, 150, seed=0), window=segment_length(ndm, adapter)
+    )
+    before = tracking_error(ndm, None, sim_eval)
+    train_residual(ndm, adapter, sim_train, sim_eval, epochs=10, lr=3e-2, progress=False)
+    after = tracking_error(ndm, adapter, sim_eval)
+    # 7.3 -> 6.1 mrad here: the targets random-walk, so only part of the lag is predictable
+    assert after < 0.9 * before
+    assert adapter.lead.min() > 0.0  # every joint is sent ahead of its motion
+
+
+def test_adapters_are_built_from_their_configs():
+    lead = build_adapter(random_lead().config())
+    assert isinstance(lead, LeadAdapter) and lead.history == 3
+    assert isinstance(build_adapter({"history": 2}), ResidualAdapter)  # bundles before kinds
+    with pytest.raises(ValueError, match="unknown adapter kind 'gru'; known: lead, mlp"):
+        build_adapter({"kind": "gru"})
+    with pytest.raises(ValueError, match="bad arguments for a 'lead' adapter"):
+        build_adapter({"kind": "lead", "hidden": 3})
+    with pytest.raises(ValueError, match="LeadAdapter needs history >= 2"):
+        LeadAdapter(history=1)

@@ -28,10 +28,16 @@ from tqdm.auto import tqdm
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.ndm import NDM, JointWiseNDM, WholeHandNDM
-from dexndm_agents.ndm_data import make_windows, split_windows, take_transitions, usable_episodes
+from dexndm_agents.ndm_data import (
+    make_windows,
+    split_episodes,
+    split_windows,
+    take_transitions,
+    usable_episodes,
+)
 from dexndm_agents.ndm_training import fit, hold_error, prediction_error
 from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_agents.residual import ResidualAdapter, fit_adapter
+from dexndm_agents.residual import ADAPTER_KINDS, DEFAULT_KIND, Adapter, fit_adapter
 from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
 from dexndm_envs.chaos_collection import ActionFile
@@ -64,7 +70,11 @@ class LoopConfig:
     actions, mostly at the action bound, leave the model unable to tell the newest target's
     effect from the older ones', and the adapter corrects the wrong way (README)."""
     window: int = 10
-    residual_history: int = 3
+    residual_kind: str = DEFAULT_KIND
+    """The adapter (residual.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the
+    paper's network on all joints' readings and targets."""
+    residual_history: int | None = None
+    """Readings and targets the adapter sees (None: the kind's default)."""
     ndm_epochs: int = 20
     residual_epochs: int = 30
     eval_episodes: int = 50
@@ -75,6 +85,12 @@ class LoopConfig:
     """Chaos-box transitions the model study fits on (capped at what there is)."""
     seed: int = 0
     progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.residual_kind not in ADAPTER_KINDS:
+            raise ValueError(
+                f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
+            )
 
     def as_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -176,11 +192,12 @@ def fit_dynamics(kind: str, data: LoopData, cfg: LoopConfig) -> tuple[NDM, dict[
     return model, errors
 
 
-def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[ResidualAdapter, dict]:
+def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[Adapter, dict]:
     """Stage 5: the residual through the frozen model, on the sim rollouts."""
     return fit_adapter(
         ndm,
         data.sim,
+        kind=cfg.residual_kind,
         history=cfg.residual_history,
         epochs=cfg.residual_epochs,
         seed=cfg.seed,
@@ -193,7 +210,9 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
     paths = {}
     for condition in MODEL_KINDS:
         path = cfg.out_dir / "bundles" / f"{condition}.pt"
-        if not path.is_file():
+        if path.is_file():
+            _check_reusable(path, cfg)
+        else:
             ndm, fit_figures = fit_dynamics(condition, data, cfg)
             adapter, residual_figures = train_adapter(ndm, data, cfg)
             config = {
@@ -205,6 +224,25 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
             Bundle(ndm, adapter, _plain(config)).save(path)
         paths[condition] = path
     return paths
+
+
+BUNDLE_SETTINGS = ("window", "residual_kind", "residual_history", "ndm_epochs", "residual_epochs")
+"""Loop settings a bundle depends on: a rerun with others must not reuse it."""
+
+
+def _check_reusable(path: Path, cfg: LoopConfig) -> None:
+    """Refuse to reuse a bundle written with other model or adapter settings."""
+    written = Bundle.load(path).config.get("loop", {})
+    # bundles from before adapter kinds held the paper's network with 3 steps of history
+    written = {"residual_kind": "mlp", **written}
+    wanted = cfg.as_dict()
+    stale = [k for k in BUNDLE_SETTINGS if k in written and written[k] != wanted[k]]
+    if stale:
+        changes = ", ".join(f"{k} {written[k]!r} -> {wanted[k]!r}" for k in stale)
+        raise ValueError(
+            f"{path} was trained with other settings ({changes}); delete {path.parent} and "
+            f"{cfg.out_dir / 'eval'} to retrain, or use another out_dir"
+        )
 
 
 def _plain(value: Any) -> Any:
@@ -225,22 +263,28 @@ def summarize(metrics: list[EpisodeMetrics]) -> dict[str, float]:
     }
 
 
-def evaluate_condition(
+def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
-) -> dict[str, Any]:
-    """Stage 7 for one condition, on seeds eval_seed .. eval_seed + eval_episodes - 1."""
-    hardware = "ideal" if condition == "ideal" else "virtual"
+) -> gym.Env:
+    """The env a condition runs on: the ideal sim, or the virtual hand, wrapped with the
+    condition's bundle if it has one."""
     env = gym.make(
         "DexNDM-Rotate-v0",
         **{
             **policy_env_kwargs(policy),
-            "hardware": hardware,
+            "hardware": "ideal" if condition == "ideal" else "virtual",
             "hardware_profile": cfg.hardware_profile,
             "hardware_seed": cfg.hardware_seed,
         },
     )
-    if condition in bundles:
-        env = NDMResidualWrapper(env, bundles[condition])
+    return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
+
+
+def evaluate_condition(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
+) -> dict[str, Any]:
+    """Stage 7 for one condition, on seeds eval_seed .. eval_seed + eval_episodes - 1."""
+    env = _condition_env(policy, condition, bundles, cfg)
     seeds = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
     try:
         metrics = [
@@ -250,6 +294,37 @@ def evaluate_condition(
     finally:
         env.close()
     return summarize(metrics)
+
+
+def replay_tracking_error(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig, sim: list[Episode]
+) -> float:
+    """What the adapter is trained for, measured on the hand: the sim rollouts' targets
+    replayed open loop (same reset seeds) through the condition, and the mean |q_hand - q_sim|
+    (rad) over every step the object stays in hand. Unlike RotR, this barely depends on which
+    episodes turn and which stall, so it separates conditions with a few episodes.
+
+    Args:
+        sim: the sim rollouts to replay (the adapter's eval episodes: it never trained on them).
+    """
+    env = _condition_env(policy, condition, bundles, cfg)
+    step_rad = float(env.get_wrapper_attr("max_delta_rad"))  # the policy's step, as recorded
+    errors = []
+    try:
+        for episode in sim:
+            _, info = env.reset(seed=int(episode.meta["extra"]["seed"]))
+            previous = np.asarray(info["joint_targets"], dtype=np.float64)
+            for t in range(episode.num_steps - 1):
+                target = episode.joint_targets[t]
+                action = np.clip((target - previous) / step_rad, -1.0, 1.0)
+                _, _, terminated, truncated, info = env.step(action)
+                previous = target
+                errors.append(np.abs(info["joint_pos"] - episode.joint_pos[t + 1]).mean())
+                if terminated or truncated:
+                    break
+    finally:
+        env.close()
+    return float(np.mean(errors))
 
 
 STUDY_SAMPLE_PASSES = 400_000
@@ -301,12 +376,20 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
     data = collect_data(policy, cfg)
     bundles = make_bundles(policy, data, cfg)
     results: dict[str, Any] = {}
+    # the rollouts the adapters held out: fit_adapter's split of the usable episodes
+    segment = cfg.window + Bundle.load(bundles["dexndm"]).residual.history - 1
+    replayed = split_episodes(usable_episodes(data.sim, segment), seed=cfg.seed)[1]
     for condition in CONDITIONS:
         cached = cfg.out_dir / "eval" / f"{condition}.json"
-        if cached.is_file():
-            results[condition] = json.loads(cached.read_text())
-            continue
-        results[condition] = evaluate_condition(policy, condition, bundles, cfg)
+        results[condition] = json.loads(cached.read_text()) if cached.is_file() else {}
+        if results[condition].get("seeds") != [cfg.eval_seed, cfg.eval_episodes]:
+            # none yet, or of other seeds (--eval-episodes changed): evaluate afresh
+            results[condition] = evaluate_condition(policy, condition, bundles, cfg)
+            results[condition]["seeds"] = [cfg.eval_seed, cfg.eval_episodes]
+        if condition != "ideal" and "tracking_error_rad" not in results[condition]:
+            results[condition]["tracking_error_rad"] = replay_tracking_error(
+                policy, condition, bundles, cfg, replayed
+            )
         cached.parent.mkdir(exist_ok=True)
         cached.write_text(json.dumps(results[condition], indent=2))
     results["bundles"] = {k: Bundle.load(p).config["figures"] for k, p in bundles.items()}
@@ -336,15 +419,17 @@ def format_table(results: dict[str, Any]) -> str:
     """The comparison as a text table, one row per condition."""
     lines = [
         f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
-        f"{'RotR - direct (paired)':>24}"
+        f"{'RotR - direct (paired)':>24} {'tracking (mrad)':>16}"
     ]
     for condition in CONDITIONS:
         row = results[condition]
         rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
         mean, error = paired_difference(results, condition)
+        tracking = row.get("tracking_error_rad")
+        tracking_text = "-" if tracking is None else f"{tracking * 1e3:.2f}"
         lines.append(
             f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
-            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24}"
+            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {tracking_text:>16}"
         )
     return "\n".join(lines)
 

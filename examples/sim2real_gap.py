@@ -50,6 +50,9 @@ class Args:
     """Also write the results JSON here."""
     eval_episodes: int | None = None
     """Override the preset's evaluation episodes per condition."""
+    adapter: Literal["lead", "mlp"] = "lead"
+    """The residual adapter: "lead" (joint-wise, feed-forward) or "mlp" (the paper's network
+    on all joints' readings and targets); dexndm_agents.residual."""
     seed: int = 0
     threads: int = 1
     """torch threads (1 is fastest on 2 cores: the simulators use the other)."""
@@ -66,6 +69,7 @@ def main(args: Args) -> None:
         out_dir=args.out_dir,
         hardware_profile=args.hardware_profile,
         hardware_seed=args.hardware_seed,
+        residual_kind=args.adapter,
         seed=args.seed,
         **settings,
     )

@@ -29,12 +29,28 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
     for condition in CONDITIONS:
         assert set(results[condition]) >= {"RotR", "TTF", "RotP"}
         assert condition in out
+        if condition != "ideal":  # the replayed sim targets: errors of a few mrad at least
+            assert 1e-3 < results[condition]["tracking_error_rad"] < 0.2
     sizes = [row["transitions"] for row in results["model_study"]["rows"]]
     assert sizes == sorted(sizes) and {r["model"] for r in results["model_study"]["rows"]} == {
         "joint_wise",
         "whole_hand",
     }
     assert (run_dir / "comparison.png").is_file() and (run_dir / "model_study.png").is_file()
+
+    # the bundles of this run hold lead adapters: a rerun asking for another kind must not
+    # quietly reuse them
+    stale = run_program(
+        "examples/sim2real_gap.py",
+        "--preset",
+        "smoke",
+        "--adapter",
+        "mlp",
+        "--out-dir",
+        str(run_dir),
+        expect_failure=True,
+    )
+    assert "trained with other settings (residual_kind 'lead' -> 'mlp')" in stale
 
     model_out = run_program(
         "examples/train_ndm.py",

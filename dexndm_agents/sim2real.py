@@ -37,7 +37,13 @@ from dexndm_agents.ndm_data import (
 )
 from dexndm_agents.ndm_training import fit, hold_error, prediction_error
 from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_agents.residual import ADAPTER_KINDS, DEFAULT_KIND, Adapter, fit_adapter
+from dexndm_agents.residual import (
+    ADAPTER_KINDS,
+    DEFAULT_KIND,
+    Adapter,
+    build_adapter,
+    fit_adapter,
+)
 from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
 from dexndm_envs.chaos_collection import ActionFile
@@ -226,20 +232,29 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
     return paths
 
 
-BUNDLE_SETTINGS = ("window", "residual_kind", "residual_history", "ndm_epochs", "residual_epochs")
-"""Loop settings a bundle depends on: a rerun with others must not reuse it."""
+class StaleRunError(ValueError):
+    """A run directory holds bundles trained with other settings than those asked for."""
+
+
+BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs")
+"""Loop settings a bundle depends on besides its adapter's kind and history."""
 
 
 def _check_reusable(path: Path, cfg: LoopConfig) -> None:
     """Refuse to reuse a bundle written with other model or adapter settings."""
-    written = Bundle.load(path).config.get("loop", {})
-    # bundles from before adapter kinds held the paper's network with 3 steps of history
-    written = {"residual_kind": "mlp", **written}
+    bundle = Bundle.load(path)
+    written = dict(bundle.config.get("loop", {}))
+    written["residual_kind"] = bundle.residual.config()["kind"]
+    written["residual_history"] = bundle.residual.history
     wanted = cfg.as_dict()
-    stale = [k for k in BUNDLE_SETTINGS if k in written and written[k] != wanted[k]]
+    wanted["residual_history"] = (
+        cfg.residual_history or build_adapter({"kind": cfg.residual_kind}).history
+    )
+    keys = (*BUNDLE_SETTINGS, "residual_kind", "residual_history")
+    stale = [k for k in keys if k in written and written[k] != wanted[k]]
     if stale:
         changes = ", ".join(f"{k} {written[k]!r} -> {wanted[k]!r}" for k in stale)
-        raise ValueError(
+        raise StaleRunError(
             f"{path} was trained with other settings ({changes}); delete {path.parent} and "
             f"{cfg.out_dir / 'eval'} to retrain, or use another out_dir"
         )

@@ -27,7 +27,14 @@ import torch
 import tyro
 
 from dexndm_agents import load_policy, load_pretrained
-from dexndm_agents.sim2real import PRESETS, LoopConfig, format_table, plot_results, run_loop
+from dexndm_agents.sim2real import (
+    PRESETS,
+    LoopConfig,
+    StaleRunError,
+    format_table,
+    plot_results,
+    run_loop,
+)
 from dexndm_envs.hardware_profile import load_profile
 
 
@@ -74,7 +81,10 @@ def main(args: Args) -> None:
         **settings,
     )
     started = time.perf_counter()
-    results = run_loop(policy, cfg)
+    try:
+        results = run_loop(policy, cfg)
+    except StaleRunError as err:
+        raise SystemExit(f"error: {err}") from None
     results["seconds"] = time.perf_counter() - started
     results["config"] = {**results["config"], "preset": args.preset, "policy": args.policy}
     text = json.dumps(results, indent=2)

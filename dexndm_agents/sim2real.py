@@ -450,20 +450,29 @@ def format_table(results: dict[str, Any]) -> str:
 
 
 def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Two figures: the comparison (RotR and TTF per condition) and the model study."""
+    """Two figures: the comparison (RotR, TTF and the replayed tracking error per condition)
+    and the model study."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     paths = [out_dir / "comparison.png", out_dir / "model_study.png"]
-    fig, (ax_rotr, ax_ttf) = plt.subplots(1, 2, figsize=(9, 3.5))
+    colors = dict(zip(CONDITIONS, ("grey", "tab:red", "tab:orange", "tab:blue"), strict=True))
+    fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(13, 3.5))
     rotr = [results[c]["RotR"] for c in CONDITIONS]
     spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in CONDITIONS]
-    ax_rotr.bar(CONDITIONS, rotr, yerr=spread, color=["grey", "tab:red", "tab:orange", "tab:blue"])
+    ax_rotr.bar(CONDITIONS, rotr, yerr=spread, color=colors.values())
     ax_rotr.set_ylabel("RotR (mean +- s.e.)")
     ax_ttf.bar(CONDITIONS, [results[c]["TTF"] for c in CONDITIONS], color="tab:green")
     ax_ttf.set_ylabel("TTF")
+    tracked = [c for c in CONDITIONS if "tracking_error_rad" in results[c]]
+    ax_track.bar(
+        tracked,
+        [results[c]["tracking_error_rad"] * 1e3 for c in tracked],
+        color=[colors[c] for c in tracked],
+    )
+    ax_track.set_ylabel("replayed tracking error (mrad)")
     fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
     fig.tight_layout()
     fig.savefig(paths[0], dpi=120)

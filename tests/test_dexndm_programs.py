@@ -7,11 +7,12 @@ import json
 
 import gymnasium as gym
 import numpy as np
+import pytest
 from conftest import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
-from dexndm_agents.sim2real import CONDITIONS
+from dexndm_agents.sim2real import CONDITIONS, LoopConfig
 
 
 def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
@@ -85,6 +86,11 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.zeros(16))
     assert info["residual"].shape == (16,)
+
+
+def test_an_unknown_adapter_kind_is_refused_by_name(tmp_path):
+    with pytest.raises(ValueError, match="unknown residual_kind 'gru'; known: lead, mlp"):
+        LoopConfig(out_dir=tmp_path, residual_kind="gru")
 
 
 def test_a_bad_profile_fails_before_any_work(tmp_path):

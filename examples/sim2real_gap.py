@@ -4,13 +4,14 @@ Runs every stage (dexndm_agents.sim2real): the base policy's sim rollouts, the c
 the virtual hand replaying their actions, the joint-wise NDM and the whole-hand baseline
 (sim-pretrained, fine-tuned on the chaos box), a residual adapter through each, then RotR, TTF
 and RotP on the same seeds for: the ideal sim, the virtual hand with direct transfer, with the
-whole-hand residual and with DexNDM; and the model study (next-step error of both models as
+whole-hand residual and with DexNDM, with each virtual-hand condition's replayed tracking
+error; and the model study (next-step error of both models as
 the data grows, in and out of distribution). Prints the table, writes results.json (or --out),
 comparison.png and model_study.png, and the two bundles under --out-dir. A rerun reuses every
 finished stage (delete a stage's directory or file to redo it).
 
 Usage:
-    python examples/sim2real_gap.py --preset quick                 # ~20 min on 2 cores
+    python examples/sim2real_gap.py --preset quick                 # ~6 min on 2 cores
     python examples/sim2real_gap.py --hardware-profile worn --out-dir runs/sim2real_worn
     NDMResidualWrapper(env, bundle="runs/sim2real/bundles/dexndm.pt")   # deploy the result
 """
@@ -43,7 +44,7 @@ class Args:
     """Reproduce the paper's sim-to-real comparison with the virtual hand as the real one."""
 
     preset: Literal["quick", "full", "smoke"] = "full"
-    """Data and evaluation sizes: quick (~20 min on 2 cores), full (the README's figures), or
+    """Data and evaluation sizes: quick (~6 min on 2 cores), full (the README's figures), or
     smoke (every stage in seconds; the figures mean nothing)."""
     policy: str = "pretrained"
     """The base policy: "pretrained" (the shipped one) or a policy file (load_policy)."""

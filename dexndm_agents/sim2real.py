@@ -48,6 +48,7 @@ from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
 from dexndm_envs.chaos_collection import ActionFile
 from dexndm_envs.data import Episode, load_episodes
+from dexndm_envs.hand_config import load_hand_config
 from dexndm_envs.metrics import EpisodeMetrics
 from dexndm_envs.virtual_chaos_box import collect_virtual_chaos_box
 
@@ -68,6 +69,9 @@ class LoopConfig:
     out_dir: Path
     hardware_profile: str = "default"
     hardware_seed: int = 0
+    hand_config: str | None = None
+    """The virtual hand's servo settings (gains, Goal Current): a hand config file as
+    DexNDM-Real-v0 takes; the public LEAP defaults when None."""
     sim_episodes: int = 60
     chaos_episodes: int = 80
     num_balls: int = 100
@@ -142,6 +146,7 @@ def _rollouts(
             "hardware": hardware,
             "hardware_profile": cfg.hardware_profile,
             "hardware_seed": cfg.hardware_seed,
+            "hand_config": cfg.hand_config,
         }
         record_rollouts(
             policy,
@@ -172,6 +177,7 @@ def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
         seed=cfg.seed,
         progress=cfg.progress,
         target_noise_rad=cfg.chaos_target_noise_rad,
+        hand_config=cfg.hand_config,
     )
     chaos = load_episodes(cfg.out_dir / "chaos_box")
     direct = _rollouts(policy, cfg, "direct_rollouts", "virtual", cfg.seed + 500)
@@ -223,7 +229,11 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
             adapter, residual_figures = train_adapter(ndm, data, cfg)
             config = {
                 "task": policy_env_kwargs(policy),
-                "hardware": {"profile": cfg.hardware_profile, "seed": cfg.hardware_seed},
+                "hardware": {
+                    "profile": cfg.hardware_profile,
+                    "seed": cfg.hardware_seed,
+                    "hand_config": load_hand_config(cfg.hand_config).as_dict(),
+                },
                 "loop": cfg.as_dict(),
                 "figures": {**fit_figures, **residual_figures},
             }
@@ -290,6 +300,7 @@ def _condition_env(
             "hardware": "ideal" if condition == "ideal" else "virtual",
             "hardware_profile": cfg.hardware_profile,
             "hardware_seed": cfg.hardware_seed,
+            "hand_config": cfg.hand_config,
         },
     )
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env

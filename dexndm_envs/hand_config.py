@@ -144,14 +144,17 @@ def default_hand_config() -> HandConfig:
     return HandConfig()
 
 
-def load_hand_config(path: str | Path | None) -> HandConfig:
-    """Read a hand config (YAML or JSON); keys left out keep the LEAP defaults.
+def load_hand_config(path: HandConfig | str | Path | None) -> HandConfig:
+    """Read a hand config (YAML or JSON); keys left out keep the LEAP defaults. None gives the
+    defaults, and a HandConfig is returned as is.
 
     Raises:
         HandConfigError: for an unreadable file, unknown keys or unsafe values, saying which.
     """
     if path is None:
         return default_hand_config()
+    if isinstance(path, HandConfig):
+        return path
     path = Path(path)
     raw = read_fields(path, HandConfig, HandConfigError, "hand config", noun="keys")
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}

@@ -77,9 +77,7 @@ class RealHandEnv(gym.Env):
         bus_timeout_ms: float = 0.0,
         bus: DynamixelBus | None = None,
     ) -> None:
-        self.hand = (
-            hand_config if isinstance(hand_config, HandConfig) else load_hand_config(hand_config)
-        )
+        self.hand = load_hand_config(hand_config)
         wrist_option, axis_option = task.resolve_wrist(wrist), task.resolve_axis(axis)
         if isinstance(wrist_option, str) and wrist_option == "random":
             raise ValueError("wrist='random' means nothing on hardware: give the mounting")

@@ -30,6 +30,8 @@ from dexndm_envs import interface, scene, task
 from dexndm_envs.config import RotateConfig, default_config, merge_config
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.grasps import Grasp, GraspCache, default_cache
+from dexndm_envs.hand_config import HandConfig, load_hand_config
+from dexndm_envs.hardware_profile import HardwareProfile
 from dexndm_envs.objects import ObjectSpec, resolve_object_set
 from dexndm_envs.randomization import Randomizer
 from dexndm_envs.rewards import RewardTerms
@@ -64,9 +66,12 @@ class RotateEnv(gym.Env):
         hardware: "ideal" (the nominal position actuators policies train on) or "virtual"
             (the virtual LEAP hand: Dynamixel servos and gear trains, dexndm_envs.virtual_hand;
             joint positions are then the servos' quantised, delayed readings).
-        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES)
-            or a YAML/JSON file of HardwareProfile fields.
+        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
+            a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand: the per-motor spread is drawn from it.
+        hand_config: the virtual hand's servo settings (gains, Goal Current: its torque limit)
+            as DexNDM-Real-v0 takes them: a HandConfig or a YAML/JSON hand config
+            (real/leap_hand.yaml); the public LEAP defaults when None.
         domain_randomization: switch randomisation on or off (overrides the config's flag).
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
@@ -84,8 +89,9 @@ class RotateEnv(gym.Env):
         obs_mode: str = "proprio",
         history_len: int = 3,
         hardware: str = "ideal",
-        hardware_profile: str | Path = "default",
+        hardware_profile: HardwareProfile | str | Path = "default",
         hardware_seed: int = 0,
+        hand_config: HandConfig | str | Path | None = None,
         domain_randomization: bool | None = None,
         config: RotateConfig | dict[str, Any] | None = None,
         grasp_cache: GraspCache | str | Path | None = None,
@@ -105,8 +111,9 @@ class RotateEnv(gym.Env):
         if hardware not in HARDWARE:
             raise ValueError(f"unknown hardware {hardware!r}; valid: {', '.join(HARDWARE)}")
         self.hardware = hardware
-        # the ideal hand ignores the profile; it is still checked, so a typo never goes unseen
-        motors = VirtualMotors(hardware_profile, hardware_seed)
+        # the ideal hand ignores the profile and the hand config; both are still checked, so a
+        # typo never goes unseen
+        motors = VirtualMotors(hardware_profile, hardware_seed, load_hand_config(hand_config))
         self.motors = motors if hardware == "virtual" else None
         self.config = merge_config(default_config(), config)
         if domain_randomization is not None:

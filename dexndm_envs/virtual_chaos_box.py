@@ -49,6 +49,7 @@ from dexndm_envs.constants import (
     NUM_JOINTS,
 )
 from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.hand_config import HandConfig, load_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile
 from dexndm_envs.virtual_hand import VirtualMotors
 
@@ -85,6 +86,8 @@ class VirtualChaosBoxEnv(gym.Env):
         hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand: the per-motor spread is drawn from it.
+        hand_config: the servo settings (gains, Goal Current), as DexNDM-Real-v0 takes them: a
+            HandConfig or a YAML/JSON hand config; the public LEAP defaults when None.
         num_balls: soft balls in the box, 0 .. MAX_BALLS (NUM_BALLS: why 100).
         history_len: T, the number of (joint position, joint target) pairs observed.
 
@@ -103,6 +106,7 @@ class VirtualChaosBoxEnv(gym.Env):
         hardware_seed: int = 0,
         num_balls: int = NUM_BALLS,
         history_len: int = 3,
+        hand_config: HandConfig | str | Path | None = None,
     ) -> None:
         if not isinstance(wrist, str) or wrist not in task.WRISTS:
             raise ValueError(
@@ -114,7 +118,9 @@ class VirtualChaosBoxEnv(gym.Env):
         self.wrist = wrist
         self._wrist_quat = task.WRISTS[wrist].copy()
         self._axis_option = task.resolve_axis(axis)
-        self.motors = VirtualMotors(hardware_profile, int(hardware_seed))
+        self.motors = VirtualMotors(
+            hardware_profile, int(hardware_seed), load_hand_config(hand_config)
+        )
         self.model = chaos_box.compile_chaos_box(wrist, int(num_balls), BALL_SIZE_SEED, SIM_DT_S)
         self.data = mujoco.MjData(self.model)
         self.motors.bind(self.model)
@@ -237,21 +243,22 @@ def collect_virtual_chaos_box(
     seed: int = 0,
     progress: bool = True,
     target_noise_rad: float = 0.0,
+    hand_config: HandConfig | str | Path | None = None,
 ) -> list[Path]:
     """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
 
     The collection of real/collect_chaos_box.py (chaos_collection.ChaosBoxCollector: noise on
     half the trajectories, no resets between episodes, one atomic file per episode, resume)
     without the bus. Episodes already in out_dir are kept and not collected again; a directory
-    collected with other settings (including another profile, hand seed or ball count) is
-    refused. Episode metadata records hardware {"kind": "virtual", "profile", "seed",
+    collected with other settings (including another profile, hand seed, hand config or ball
+    count) is refused. Episode metadata records hardware {"kind": "virtual", "profile", "seed",
     "scene": "chaos_box", "num_balls"}.
 
     Args:
         out_dir: the episodes' directory (episode_<index>.npz and collection.json).
         source: the actions, e.g. chaos_collection.ActionFile or SmoothRandomActions.
         episodes: how many episodes the directory should hold.
-        wrist, hardware_profile, hardware_seed, num_balls: the env's options.
+        wrist, hardware_profile, hardware_seed, num_balls, hand_config: the env's options.
         seed: episode e's trajectory, noise and the balls' first drop come from it.
         progress: show a progress bar.
         target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
@@ -270,6 +277,7 @@ def collect_virtual_chaos_box(
         hardware_profile=hardware_profile,
         hardware_seed=hardware_seed,
         num_balls=num_balls,
+        hand_config=hand_config,
     )
     settings = chaos.collection_settings(
         None,

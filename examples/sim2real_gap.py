@@ -36,6 +36,7 @@ from dexndm_agents.sim2real import (
     plot_results,
     run_loop,
 )
+from dexndm_envs.hand_config import load_hand_config
 from dexndm_envs.hardware_profile import load_profile
 
 
@@ -52,6 +53,9 @@ class Args:
     """The virtual hand's profile: a preset name (default, gentle, worn) or a parameter file."""
     hardware_seed: int = 0
     """Which virtual hand of that profile (its per-motor spread)."""
+    hand_config: Path | None = None
+    """The virtual hand's servo settings: a hand config file as DexNDM-Real-v0 takes (a copy of
+    real/leap_hand.yaml with, say, another Goal Current); the LEAP defaults when unset."""
     out_dir: Path = Path("runs/sim2real")
     """Run directory: every stage's data, the bundles, plots and results."""
     out: Path | None = None
@@ -68,7 +72,8 @@ class Args:
 
 def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
-    load_profile(args.hardware_profile)  # a bad profile fails here, before any work
+    load_profile(args.hardware_profile)  # a bad profile or hand config fails here, before work
+    load_hand_config(args.hand_config)
     policy = load_pretrained() if args.policy == "pretrained" else load_policy(args.policy)
     settings = dict(PRESETS[args.preset])
     if args.eval_episodes is not None:
@@ -77,6 +82,7 @@ def main(args: Args) -> None:
         out_dir=args.out_dir,
         hardware_profile=args.hardware_profile,
         hardware_seed=args.hardware_seed,
+        hand_config=None if args.hand_config is None else str(args.hand_config),
         residual_kind=args.adapter,
         seed=args.seed,
         **settings,

@@ -5,6 +5,7 @@ Few balls and short episodes keep these fast; the ball count changes the load, n
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import warnings
 from pathlib import Path
@@ -19,6 +20,7 @@ from dexndm_envs import chaos_collection as chaos
 from dexndm_envs.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data import load_episodes
 from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.hand_config import default_hand_config
 from dexndm_envs.virtual_chaos_box import VirtualChaosBoxEnv, collect_virtual_chaos_box
 
 BALLS = 8
@@ -187,6 +189,9 @@ def test_resume_with_another_hand_is_refused(tmp_path: Path):
         collect(out, 2, hardware_seed=1)
     with pytest.raises(chaos.CollectionError, match="hardware: differs in num_balls"):
         collect(out, 2, num_balls=BALLS + 1)
+    weaker = dataclasses.replace(default_hand_config(), goal_current_ma=(300,) * NUM_JOINTS)
+    with pytest.raises(chaos.CollectionError, match="hand_config"):
+        collect(out, 2, hand_config=weaker)
     assert [e.index for e in load_episodes(out)] == [0]
 
 

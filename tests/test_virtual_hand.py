@@ -207,6 +207,28 @@ def test_unknown_hardware_and_profile_are_refused():
         gym.make("DexNDM-Rotate-v0", hardware="virtual", hardware_profile="nope")
 
 
+def test_virtual_env_takes_the_real_envs_hand_config(tmp_path):
+    path = tmp_path / "hand.yaml"
+    path.write_text(
+        "goal_current_ma: [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, "
+        "200, 200, 200, 200, 200]\n"
+    )
+    env = gym.make("DexNDM-Rotate-v0", hardware="virtual", hand_config=path)
+    env.reset(seed=0)
+    currents = []
+    for _ in range(5):  # a full-speed close: every servo asks for its limit
+        env.step(np.ones(16))
+        currents.append(np.abs(env.unwrapped.motors.read_registers()[2]))
+    env.close()
+    assert np.max(currents) <= 201
+    assert np.max(currents) >= 190
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("goal_current_ma: [900]\n")
+    for hardware in ("virtual", "ideal"):  # checked even where it is not used
+        with pytest.raises(HandConfigError, match="goal_current_ma"):
+            gym.make("DexNDM-Rotate-v0", hardware=hardware, hand_config=bad)
+
+
 def _rollout(seed: int, steps: int = 30, **kwargs) -> tuple[np.ndarray, np.ndarray, dict]:
     env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", **kwargs)
     obs, info = env.reset(seed=seed)

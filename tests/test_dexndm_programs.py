@@ -3,6 +3,7 @@ trainers on its data, and the bundle they write deployed through the wrapper."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import gymnasium as gym
@@ -12,7 +13,9 @@ from conftest import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
-from dexndm_agents.sim2real import CONDITIONS, LoopConfig
+from dexndm_agents.evaluation import ZeroPolicy
+from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env
+from dexndm_envs.hand_config import default_hand_config, save_hand_config
 
 
 def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
@@ -91,6 +94,33 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
 def test_an_unknown_adapter_kind_is_refused_by_name(tmp_path):
     with pytest.raises(ValueError, match="unknown residual_kind 'gru'; known: lead, mlp"):
         LoopConfig(out_dir=tmp_path, residual_kind="gru")
+
+
+def test_the_loop_drives_every_virtual_hand_with_its_hand_config(tmp_path):
+    hand = dataclasses.replace(default_hand_config(), goal_current_ma=(500,) * 16)
+    save_hand_config(hand, tmp_path / "hand.yaml")
+    cfg = LoopConfig(out_dir=tmp_path, hand_config=str(tmp_path / "hand.yaml"))
+    for condition in ("ideal", "direct"):
+        env = _condition_env(ZeroPolicy(), condition, {}, cfg)
+        motors = env.unwrapped.motors
+        assert (motors is None) == (condition == "ideal")
+        if motors is not None:
+            assert motors.hand == hand
+        env.close()
+
+
+def test_a_bad_hand_config_fails_before_any_work(tmp_path):
+    (tmp_path / "hand.yaml").write_text("goal_current_ma: [5000]\n")
+    out = run_program(
+        "examples/sim2real_gap.py",
+        "--hand-config",
+        str(tmp_path / "hand.yaml"),
+        "--out-dir",
+        str(tmp_path / "loop"),
+        expect_failure=True,
+    )
+    assert "goal_current_ma must be 16 integers" in out
+    assert not (tmp_path / "loop").exists()
 
 
 def test_a_bad_profile_fails_before_any_work(tmp_path):

@@ -101,15 +101,18 @@ shows them) are out of its reach."""
 
 
 def hands(profile: str | Path | HardwareProfile, hand_config: Any, sim: SimNominal) -> dict:
-    """The virtual hands of a breakdown: "virtual" (as given), one per factor, and "all"."""
+    """The virtual hands of a breakdown: "virtual" (as given), one per factor, "reachable"
+    (every REACHABLE factor at the sim's value: the hand a residual that made each joint follow
+    its targets as in the sim would leave) and "all"."""
     base = (load_profile(profile), load_hand_config(hand_config))
     result = {"virtual": base}
     for name, factor in FACTORS.items():
         result[name] = factor(*base, sim)
-    everything = base
-    for factor in FACTORS.values():
-        everything = factor(*everything, sim)
-    result["all"] = everything
+    for name, group in (("reachable", REACHABLE), ("all", tuple(FACTORS))):
+        hand = base
+        for factor in group:
+            hand = FACTORS[factor](*hand, sim)
+        result[name] = hand
     return result
 
 
@@ -144,13 +147,14 @@ def breakdown(
     progress: bool = True,
 ) -> dict[str, Any]:
     """Direct-transfer RotR on the ideal hand, the virtual hand, and the virtual hand with each
-    factor (or all of them) at the sim's value; the same seeds everywhere.
+    factor, the reachable ones, or all of them at the sim's value; the same seeds everywhere.
 
     Args:
         policy: the base policy (its own task options are used).
         profile, hand_config, hardware_seed: the virtual hand.
         episodes, seed: seeds seed .. seed + episodes - 1 for every hand.
-        factors: which FACTORS to run one at a time (None: all); "all" always runs them all.
+        factors: which FACTORS to run one at a time (None: all); "reachable" (the REACHABLE
+            ones together) and "all" always run.
         max_steps: cut episodes short (tests); None: the env's 400 steps.
 
     Returns:
@@ -175,7 +179,7 @@ def breakdown(
     seeds = range(seed, seed + episodes)
     rotr = {"ideal": _rotr(policy, task, seeds, max_steps, progress, "ideal")}
     for name, (hw_profile, hand) in hands(profile, hand_config, sim).items():
-        if name not in ("virtual", "all", *names):
+        if name not in ("virtual", "reachable", "all", *names):
             continue
         kwargs = {
             **task,
@@ -210,7 +214,7 @@ def format_breakdown(result: dict[str, Any]) -> str:
         f"{'hand':<22}{'RotR':>8}{'gain over virtual':>22}{'share of the loss':>20}",
     ]
     for name, row in result["conditions"].items():
-        label = name if name in ("ideal", "virtual", "all") else f"sim {name}"
+        label = name if name in ("ideal", "virtual", "reachable", "all") else f"sim {name}"
         reach = "  (residual can reach)" if name in REACHABLE else ""
         share = "-" if math.isnan(row["share_of_loss"]) else f"{row['share_of_loss']:.0%}"
         lines.append(
@@ -223,7 +227,8 @@ def format_breakdown(result: dict[str, Any]) -> str:
 
 def plot_breakdown(result: dict[str, Any], path: Path, title: str = "") -> Path:
     """A bar per factor: the RotR it costs (its paired gain when put back to the sim's value),
-    coloured by whether a target residual can reach it; the whole loss and "all" for scale."""
+    coloured by whether a target residual can reach it; "reachable", "all" and the whole loss
+    for scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -233,7 +238,10 @@ def plot_breakdown(result: dict[str, Any], path: Path, title: str = "") -> Path:
     names = [n for n in rows if n not in ("ideal", "virtual")]
     gains = [rows[n]["paired_gain"] for n in names]
     errors = [rows[n]["paired_gain_se"] for n in names]
-    colors = ["grey" if n == "all" else "tab:blue" if n in REACHABLE else "tab:red" for n in names]
+    together = ("reachable", "all")
+    colors = [
+        "grey" if n in together else "tab:blue" if n in REACHABLE else "tab:red" for n in names
+    ]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(names) + 1.2))
     ax.barh(names, gains, xerr=errors, color=colors)
     ax.axvline(rows["ideal"]["paired_gain"], color="black", linestyle="--", label="ideal - virtual")

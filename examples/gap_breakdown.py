@@ -3,7 +3,8 @@
 Runs the base policy with direct transfer on the ideal hand, on the virtual hand, and on the
 virtual hand with one of its differences from the sim put back to the sim's value at a time
 (torque limit, latency, backlash, friction, inertia, mounting offsets, per-motor spread), then
-all of them; the same seeds everywhere. Prints what each factor costs in RotR, whether a
+the ones a residual can reach together (the most it can regain), then all of them; the same
+seeds everywhere. Prints what each factor costs in RotR, whether a
 residual on the joint targets can reach it, writes the figures as JSON and a bar chart.
 
 Usage:
@@ -40,7 +41,7 @@ class Args:
     hand_config: Path | None = None
     """The virtual hand's servo settings (a hand config file); the LEAP defaults when unset."""
     factors: tuple[str, ...] = tuple(FACTORS)
-    """Which factors to put back one at a time ("all" of them together always runs)."""
+    """Which factors to put back one at a time ("reachable" and "all" always run)."""
     episodes: int = 100
     """Episodes per hand (seeds seed .. seed + episodes - 1)."""
     seed: int = 1000

@@ -21,7 +21,7 @@ def test_each_factor_changes_its_own_difference_and_all_changes_every_one():
     built = hands("worn", None, SIM)
     profile, hand = built["virtual"]
     assert profile == PROFILES["worn"] and hand == default_hand_config()
-    assert set(built) == {"virtual", "all", *FACTORS}
+    assert set(built) == {"virtual", "reachable", "all", *FACTORS}
     # the torque limit: Goal Current up to where the servo gives the sim's torque
     _, matched = built["torque_limit"]
     torque_nm = np.asarray(matched.goal_current_ma) * 1e-3 * profile.torque_constant_nm_per_a
@@ -40,6 +40,10 @@ def test_each_factor_changes_its_own_difference_and_all_changes_every_one():
     assert everything.backlash_rad == 0.0 and everything.gain_spread == 0.0
     assert everything.coulomb_friction_nm == SIM.frictionloss_nm
     assert all_hand == matched
+    # reachable: every factor a residual can offset, and neither of the two it cannot
+    reachable, reachable_hand = built["reachable"]
+    assert reachable.backlash_rad == 0.0 and reachable.command_latency_s == 0.0
+    assert reachable.zero_offset_rad == profile.zero_offset_rad and reachable_hand == hand
     assert set(REACHABLE) < set(FACTORS)
 
 
@@ -60,7 +64,7 @@ def test_breakdown_runs_every_hand_on_the_same_seeds():
     result = breakdown(
         ZeroPolicy(), "default", factors=("latency",), episodes=2, max_steps=5, progress=False
     )
-    assert set(result["conditions"]) == {"ideal", "virtual", "latency", "all"}
+    assert set(result["conditions"]) == {"ideal", "virtual", "latency", "reachable", "all"}
     assert all(len(v) == 2 for v in result["rotr"].values())
     virtual = result["conditions"]["virtual"]
     assert virtual["paired_gain"] == 0.0 and virtual["paired_gain_se"] == 0.0
@@ -90,7 +94,7 @@ def test_the_program_writes_the_table_json_and_plot(tmp_path):
     )
     assert "sim torque_limit" in out
     result = json.loads((tmp_path / "breakdown.json").read_text())
-    assert set(result["conditions"]) == {"ideal", "virtual", "torque_limit", "all"}
+    assert set(result["conditions"]) == {"ideal", "virtual", "torque_limit", "reachable", "all"}
     assert (tmp_path / "breakdown.png").is_file()
     bad = run_program(
         "examples/gap_breakdown.py",

@@ -13,6 +13,7 @@ finished stage (delete a stage's directory or file to redo it).
 Usage:
     python examples/sim2real_gap.py --preset quick                 # ~6 min on 2 cores
     python examples/sim2real_gap.py --hardware-profile worn --out-dir runs/sim2real_worn
+    python examples/sim2real_gap.py --hand-config my_hand.yaml   # the servo settings of yours
     NDMResidualWrapper(env, bundle="runs/sim2real/bundles/dexndm.pt")   # deploy the result
 """
 

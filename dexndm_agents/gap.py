@@ -3,10 +3,13 @@
 The virtual LEAP hand differs from the ideal sim hand in several ways at once (a HardwareProfile
 and the hand's servo settings). `breakdown` runs the base policy with direct transfer on the
 virtual hand as it is, then with one difference at a time put back to the sim's own value
-(FACTORS), then with all of them, all on the same seeds, and reports what each one costs in RotR.
+(FACTORS), then with the reachable ones together, then with all of them, all on the same seeds,
+and reports what each one costs in RotR.
 
-This tells what a residual on the joint targets can hope for. Latency, backlash, friction and
-inertia change how a joint follows its target: a target correction can compensate them. The
+This tells what a residual on the joint targets can hope for. Latency, backlash, friction,
+inertia and the per-motor spread change how a joint follows its target: a target correction can
+compensate them (REACHABLE), and the "reachable" hand is what a residual that made every joint
+follow its targets as in the sim would leave. The
 torque limit cannot be lifted by any target (the servo's current is capped at Goal Current
 whatever it is asked for), and the mounting offsets are invisible to every joint reading the
 model and the adapter see.
@@ -100,7 +103,11 @@ The torque limit (no target raises a current cap) and the mounting offsets (no j
 shows them) are out of its reach."""
 
 
-def hands(profile: str | Path | HardwareProfile, hand_config: Any, sim: SimNominal) -> dict:
+def hands(
+    profile: str | Path | HardwareProfile,
+    hand_config: HandConfig | str | Path | None,
+    sim: SimNominal,
+) -> dict[str, Hand]:
     """The virtual hands of a breakdown: "virtual" (as given), one per factor, "reachable"
     (every REACHABLE factor at the sim's value: the hand a residual that made each joint follow
     its targets as in the sim would leave) and "all"."""

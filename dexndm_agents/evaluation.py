@@ -11,6 +11,11 @@ Usage:
     rows = evaluate_grid(ZeroPolicy(), ["cylinder"], ["palm_up", "palm_down"], ["+z"])
     print(format_table(rows))
     save_table(rows, "outputs/evaluation")
+
+    episodes = []  # every episode too, to see where a policy fails
+    evaluate_grid(policy, ["cylinder"], ["palm_up"], ["+z"], episode_rows=episodes)
+    print(format_tilt_summary(episodes))
+    save_episodes(episodes, "outputs/evaluation")
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from tqdm.auto import tqdm
 
 import dexndm_envs  # registers the environments
 from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_envs import task
+from dexndm_envs import geometry, task
 from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.metrics import EpisodeMetrics, MetricsTracker
 from dexndm_envs.objects import resolve_object_set
@@ -49,6 +54,7 @@ class EpisodeResult:
         axis: the rotation axis (world frame, unit).
         rotation_curve_rad: cumulative radians turned about the axis after each step, (steps,);
             the last entry is metrics.rotation_rad.
+        start_object_quat: the object's orientation after the reset (world frame, wxyz).
         frames: rendered frames (after the reset, then after each step) when recorded.
     """
 
@@ -57,7 +63,20 @@ class EpisodeResult:
     wrist: str
     axis: list[float]
     rotation_curve_rad: np.ndarray
+    start_object_quat: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0])
     frames: list[np.ndarray] = field(default_factory=list)
+
+    @property
+    def start_tilt_deg(self) -> float:
+        """Angle between the rotation axis and the object's own z axis at the start, 0-90 deg.
+
+        The object's z axis is the symmetry axis of cylinders and small cylinders, so 0 means
+        a cylinder spun flat about its own axis (a coin turned on a table) and 90 one rolled
+        about its side (a wheel).
+        """
+        object_z = geometry.quat_to_mat(np.asarray(self.start_object_quat))[:, 2]
+        cosine = min(abs(float(object_z @ np.asarray(self.axis))), 1.0)
+        return float(np.degrees(np.arccos(cosine)))
 
 
 @dataclass(frozen=True)
@@ -75,6 +94,29 @@ class GridRow:
     rotp_mean: float
     rotation_rad_mean: float
     drop_rate: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class EpisodeRow:
+    """One episode of a grid cell: its seed, what it drew, its metrics and how it started.
+
+    `start_tilt_deg` is EpisodeResult.start_tilt_deg: how the object sat against the axis.
+    """
+
+    object_set: str
+    wrist: str
+    axis: str
+    seed: int
+    object: str
+    rotr: float
+    ttf: float
+    rotp: float
+    rotation_rad: float
+    dropped: bool
+    start_tilt_deg: float
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -180,6 +222,7 @@ def run_episode(
         wrist=info["wrist"],
         axis=[float(k) for k in info["axis"]],
         rotation_curve_rad=np.cumsum(np.asarray(rot_vel, dtype=np.float64) * dt_s),
+        start_object_quat=[float(v) for v in info["object_quat"]],
         frames=frames,
     )
 
@@ -216,6 +259,7 @@ def evaluate_grid(
     video_dir: str | Path | None = None,
     progress: bool = True,
     max_steps: int | None = None,
+    episode_rows: list[EpisodeRow] | None = None,
 ) -> list[GridRow]:
     """Evaluate a policy on every (object_set, wrist, axis) cell, seeds seed .. seed+episodes-1.
 
@@ -235,6 +279,8 @@ def evaluate_grid(
         progress: show a progress bar over all episodes of the grid.
         max_steps: steps per episode at most (the 400-step time limit otherwise); small
             budgets are for smoke tests. TTF is relative to it (see run_episode).
+        episode_rows: when given, every episode's EpisodeRow is appended to it, in grid order
+            (for save_episodes, format_tilt_summary, plot_episodes).
 
     Returns:
         One row per cell, in grid order (object sets outermost, axes innermost).
@@ -259,7 +305,25 @@ def evaluate_grid(
                 policy, cell_kwargs, episodes, seed, deterministic, max_steps, video_dir, bar
             )
             rows.append(_aggregate(object_set, wrist, axis, [r.metrics for r in results]))
+            if episode_rows is not None:
+                cell = (object_set, wrist, axis)
+                episode_rows.extend(_episode_row(cell, seed + i, r) for i, r in enumerate(results))
     return rows
+
+
+def _episode_row(cell: tuple[str, str, str], seed: int, result: EpisodeResult) -> EpisodeRow:
+    m = result.metrics
+    return EpisodeRow(
+        *cell,
+        seed=seed,
+        object=result.object,
+        rotr=m.rotr,
+        ttf=m.ttf,
+        rotp=m.rotp,
+        rotation_rad=m.rotation_rad,
+        dropped=bool(m.dropped),
+        start_tilt_deg=result.start_tilt_deg,
+    )
 
 
 def _run_cell(
@@ -380,13 +444,97 @@ def save_table(
     Returns:
         The paths of the CSV and the JSON file.
     """
+    return _write_csv_and_json(GridRow, [row.as_dict() for row in rows], out_dir, stem)
+
+
+def save_episodes(
+    rows: Sequence[EpisodeRow], out_dir: str | Path, stem: str = "episodes"
+) -> tuple[Path, Path]:
+    """Write episode rows to `<out_dir>/<stem>.csv` and `<out_dir>/<stem>.json`, as save_table."""
+    return _write_csv_and_json(EpisodeRow, [row.as_dict() for row in rows], out_dir, stem)
+
+
+def _write_csv_and_json(
+    row_type: type, records: list[dict[str, Any]], out_dir: str | Path, stem: str
+) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
-    columns = [f.name for f in fields(GridRow)]
     with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=columns)
+        writer = csv.DictWriter(f, fieldnames=[f.name for f in fields(row_type)])
         writer.writeheader()
-        writer.writerows(row.as_dict() for row in rows)
-    json_path.write_text(json.dumps([row.as_dict() for row in rows], indent=2) + "\n")
+        writer.writerows(records)
+    json_path.write_text(json.dumps(records, indent=2) + "\n")
     return csv_path, json_path
+
+
+TILT_BINS_DEG = (0.0, 30.0, 60.0, 90.0)
+"""Edges of the start-tilt bins of format_tilt_summary (the last bin includes 90)."""
+
+
+def tilt_summary(rows: Sequence[EpisodeRow]) -> list[dict[str, Any]]:
+    """Episodes grouped by start tilt (TILT_BINS_DEG): count, RotR mean and standard error,
+    TTF mean and drop rate per bin; empty bins are left out."""
+    tilt = np.array([r.start_tilt_deg for r in rows])
+    edges = TILT_BINS_DEG
+    summary = []
+    for i, (low, high) in enumerate(itertools.pairwise(edges)):
+        last = i == len(edges) - 2
+        chosen = [r for r, t in zip(rows, tilt, strict=True) if low <= t and (t < high or last)]
+        if not chosen:
+            continue
+        rotr = np.array([r.rotr for r in chosen])
+        summary.append(
+            {
+                "tilt_deg": (low, high),
+                "episodes": len(chosen),
+                "rotr_mean": float(rotr.mean()),
+                "rotr_sem": float(rotr.std(ddof=1) / np.sqrt(len(rotr))) if len(rotr) > 1 else 0.0,
+                "ttf_mean": float(np.mean([r.ttf for r in chosen])),
+                "drop_rate": float(np.mean([r.dropped for r in chosen])),
+            }
+        )
+    return summary
+
+
+def format_tilt_summary(rows: Sequence[EpisodeRow]) -> str:
+    """tilt_summary as a text table: how the policy does by how the object started."""
+    lines = ["start tilt (object z to axis)  eps    RotR (± s.e.)    TTF  drops"]
+    for b in tilt_summary(rows):
+        low, high = b["tilt_deg"]
+        rotr = f"{b['rotr_mean']:.1f} ± {b['rotr_sem']:.1f}"
+        lines.append(
+            f"{f'{low:.0f}-{high:.0f} deg':<30}{b['episodes']:>4}  {rotr:>15}"
+            f"  {b['ttf_mean']:5.2f}  {b['drop_rate']:5.0%}"
+        )
+    return "\n".join(lines)
+
+
+def plot_episodes(rows: Sequence[EpisodeRow], path: str | Path, title: str = "") -> Path:
+    """Each episode's RotR against its start tilt, dropped episodes marked: one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tilt = np.array([r.start_tilt_deg for r in rows])
+    rotr = np.array([r.rotr for r in rows])
+    dropped = np.array([r.dropped for r in rows], dtype=bool)
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    try:
+        ax.scatter(tilt[~dropped], rotr[~dropped], s=14, color="tab:blue", label="held")
+        ax.scatter(tilt[dropped], rotr[dropped], s=22, marker="x", color="tab:red", label="dropped")
+        ax.axhline(0.0, color="0.7", linewidth=0.8)
+        ax.set_xlim(-2, 92)
+        ax.set_xticks(TILT_BINS_DEG)
+        ax.set_xlabel("start tilt: rotation axis to the object's z axis (deg)")
+        ax.set_ylabel("RotR")
+        ax.set_title(title or f"{len(rows)} episodes")
+        ax.legend(loc="best", frameon=False)
+        fig.tight_layout()
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=110)
+    finally:
+        plt.close(fig)
+    return path

@@ -5,6 +5,11 @@ Per cell of the grid it runs `--episodes` episodes with the fixed seeds seed, se
 about the axis and the drop rate. The table is printed and saved as CSV and JSON under
 `--out-dir`; with `--video` the first episode of each cell is saved as an mp4 there too.
 
+Every episode is kept as well (episodes.csv / episodes.json: seed, object, metrics, and the
+start tilt, the angle between the rotation axis and the object's own z axis, which is a
+cylinder's symmetry axis). A second table and a plot (episodes.png) show RotR by start tilt:
+where a policy that does well on average still fails.
+
 The policy is a file saved by dexndm_agents.save_sb3_policy (.zip) or a distilled generalist
 (.pt), "pretrained" (the released checkpoint), or a baseline: "zero" (hold the grasp) or
 "random" (uniform random actions, seeded).
@@ -28,10 +33,14 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 import tyro
 
 from dexndm_agents.evaluation import (
+    EpisodeRow,
     RandomPolicy,
     ZeroPolicy,
     evaluate_grid,
     format_table,
+    format_tilt_summary,
+    plot_episodes,
+    save_episodes,
     save_table,
 )
 from dexndm_agents.policies import Policy, load_policy
@@ -97,6 +106,7 @@ def main(args: Args) -> None:
         "hardware_profile": args.hardware_profile,
         "domain_randomization": args.domain_randomization,
     }
+    episodes: list[EpisodeRow] = []
     rows = evaluate_grid(
         policy,
         args.object_sets,
@@ -108,13 +118,19 @@ def main(args: Args) -> None:
         deterministic=not args.stochastic,
         video_dir=args.out_dir if args.video else None,
         max_steps=args.max_steps,
+        episode_rows=episodes,
     )
     last_seed = args.seed + args.episodes - 1
     print(f"policy: {args.policy}  hardware: {args.hardware}  seeds: {args.seed}-{last_seed}")
     print(format_table(rows))
     csv_path, json_path = save_table(rows, args.out_dir)
+    print()
+    print(format_tilt_summary(episodes))
     print(f"csv: {csv_path}")
     print(f"json: {json_path}")
+    episodes_csv, _ = save_episodes(episodes, args.out_dir)
+    plot = plot_episodes(episodes, args.out_dir / "episodes.png", title=f"{args.policy}")
+    print(f"episodes: {episodes_csv} (plot: {plot})")
     if args.video:
         print(f"videos: {args.out_dir}/*.mp4")
 

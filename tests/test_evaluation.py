@@ -15,14 +15,20 @@ from conftest import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation import (
+    EpisodeResult,
+    EpisodeRow,
     GridRow,
     ZeroPolicy,
     evaluate_grid,
     format_table,
+    format_tilt_summary,
     run_episode,
+    save_episodes,
     save_table,
+    tilt_summary,
 )
 from dexndm_envs import geometry
+from dexndm_envs.metrics import EpisodeMetrics
 
 GRID = {"object_sets": ["cube"], "wrists": ["palm_up", "palm_down"], "axes": ["+z"]}
 
@@ -100,7 +106,7 @@ def test_free_spin_gives_the_analytic_rotr_ttf_and_rotation(axis, omega_rad_s, m
     ids=["ideal", "virtual_dr"],
 )
 def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs):
-    def grid() -> list[GridRow]:
+    def grid(episode_rows: list[EpisodeRow] | None = None) -> list[GridRow]:
         return evaluate_grid(
             ZeroPolicy(),
             **GRID,
@@ -109,21 +115,39 @@ def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs)
             env_kwargs=env_kwargs,
             max_steps=15,
             progress=False,
+            episode_rows=episode_rows,
         )
 
-    rows = grid()
+    episode_rows: list[EpisodeRow] = []
+    rows = grid(episode_rows)
+    assert [(e.wrist, e.seed) for e in episode_rows] == [
+        ("palm_up", 5),
+        ("palm_up", 6),
+        ("palm_down", 5),
+        ("palm_down", 6),
+    ]
     assert [(r.object_set, r.wrist, r.axis, r.episodes) for r in rows] == [
         ("cube", "palm_up", "+z", 2),
         ("cube", "palm_down", "+z", 2),
     ]
     for row in rows:
         metrics = []
-        for seed in (5, 6):  # a fresh env per episode: the grid's reuse of one env changes nothing
+        cell_episodes = [e for e in episode_rows if e.wrist == row.wrist]
+        for seed, episode in zip((5, 6), cell_episodes, strict=True):
+            # a fresh env per episode: the grid's reuse of one env changes nothing
             env = gym.make(
                 "DexNDM-Rotate-v0", object_set="cube", wrist=row.wrist, axis="+z", **env_kwargs
             )
-            metrics.append(run_episode(env, ZeroPolicy(), seed, max_steps=15).metrics)
+            result = run_episode(env, ZeroPolicy(), seed, max_steps=15)
+            metrics.append(result.metrics)
             env.close()
+            assert (episode.rotr, episode.ttf, episode.dropped) == (
+                result.metrics.rotr,
+                result.metrics.ttf,
+                result.metrics.dropped,
+            )
+            assert episode.start_tilt_deg == result.start_tilt_deg
+            assert (episode.object, episode.object_set, episode.axis) == ("cube", "cube", "+z")
         assert row.rotr_mean == np.mean([m.rotr for m in metrics])
         assert row.rotr_std == np.std([m.rotr for m in metrics])
         assert row.ttf_mean == np.mean([m.ttf for m in metrics])
@@ -181,6 +205,44 @@ def test_grid_envs_take_the_policys_options_under_the_callers_and_the_grids(monk
         (obs_shape, 4, False),
         (obs_shape, 5, False),
     ]
+
+
+@pytest.mark.parametrize(
+    ("turn_axis", "angle_deg", "axis", "tilt_deg"),
+    [
+        ((1, 0, 0), 30.0, (0, 0, 1), 30.0),
+        ((1, 0, 0), 30.0, (0, 0, -1), 30.0),  # folded: an axis and its opposite tilt alike
+        ((0, 1, 0), 120.0, (0, 0, 1), 60.0),
+        ((0, 0, 1), 75.0, (0, 0, 1), 0.0),  # spun about its own z: no tilt
+        ((0, 1, 0), 90.0, (1, 0, 0), 0.0),
+    ],
+)
+def test_start_tilt_is_the_angle_between_the_axis_and_the_objects_z(
+    turn_axis, angle_deg, axis, tilt_deg
+):
+    quat = geometry.axis_angle_quat(np.array(turn_axis, float), np.radians(angle_deg))
+    metrics = EpisodeMetrics(0.0, 1.0, 20.0, 0.0, 0.0, 400, False)
+    result = EpisodeResult(metrics, "cube", "palm_up", list(axis), np.zeros(1), list(quat))
+    assert result.start_tilt_deg == pytest.approx(tilt_deg, abs=1e-6)
+
+
+def _episode(tilt: float, rotr: float, dropped: bool = False) -> EpisodeRow:
+    ttf = 0.5 if dropped else 1.0
+    return EpisodeRow("cylinder", "palm_up", "+z", 0, "c", rotr, ttf, 0.1, rotr / 20, dropped, tilt)
+
+
+def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
+    rows = [_episode(5, 10), _episode(29.9, 30), _episode(61, 200, True), _episode(90, 300)]
+    summary = tilt_summary(rows)
+    assert [(b["tilt_deg"], b["episodes"]) for b in summary] == [((0, 30), 2), ((60, 90), 2)]
+    assert summary[0]["rotr_mean"] == 20.0 and summary[0]["rotr_sem"] == pytest.approx(10.0)
+    assert summary[1]["drop_rate"] == 0.5 and summary[1]["ttf_mean"] == 0.75
+    text = format_tilt_summary(rows)
+    assert "0-30 deg" in text and "60-90 deg" in text and "30-60" not in text
+    csv_path, json_path = save_episodes(rows, tmp_path)
+    with csv_path.open() as f:
+        assert [float(r["start_tilt_deg"]) for r in csv.DictReader(f)] == [5, 29.9, 61, 90]
+    assert [r["dropped"] for r in json.loads(json_path.read_text())] == [False, False, True, False]
 
 
 def test_save_table_round_trips_through_csv_and_json(tmp_path):
@@ -251,6 +313,11 @@ def test_evaluate_program_prints_and_saves_the_table(repo_root, tmp_path, hardwa
     saved = json.loads((tmp_path / "evaluation.json").read_text())
     assert [(r["wrist"], r["episodes"]) for r in saved] == [("palm_up", 1), ("palm_down", 1)]
     assert (tmp_path / "evaluation.csv").read_text().count("\n") == 3
+    assert "start tilt" in out and f"episodes: {tmp_path / 'episodes.csv'}" in out
+    episodes = json.loads((tmp_path / "episodes.json").read_text())
+    assert [(e["wrist"], e["seed"]) for e in episodes] == [("palm_up", 0), ("palm_down", 0)]
+    assert all(0.0 <= e["start_tilt_deg"] <= 90.0 for e in episodes)
+    assert (tmp_path / "episodes.png").stat().st_size > 5_000
     videos = sorted(p.name for p in tmp_path.glob("*.mp4"))
     assert videos == (["cube_palm_down_pz.mp4", "cube_palm_up_pz.mp4"] if video else [])
     assert all((tmp_path / name).stat().st_size > 5_000 for name in videos)

@@ -60,6 +60,9 @@ class EnvOptions:
     domain_randomization: bool = False
     config: str = ""
     """JSON object of RotateConfig overrides, e.g. '{"reward": {"work": 1.0}}' (config.py)."""
+    start_tilt_deg: tuple[float, float] | None = None
+    """Start only from grasps whose object z axis makes an angle in [low, high] deg with the
+    rotation axis (a specialist's share of the grasps); all grasps when unset."""
 
     def as_kwargs(self) -> dict[str, Any]:
         """The env's keyword arguments (config parsed from its JSON)."""

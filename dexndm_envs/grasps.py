@@ -30,6 +30,8 @@ _TARGETS = slice(1 + NUM_JOINTS, 1 + 2 * NUM_JOINTS)
 _OBJ_POS = slice(1 + 2 * NUM_JOINTS, 4 + 2 * NUM_JOINTS)
 _OBJ_QUAT = slice(4 + 2 * NUM_JOINTS, 8 + 2 * NUM_JOINTS)
 ROW_SIZE = 8 + 2 * NUM_JOINTS
+OBJECT_QUAT_COLUMNS = _OBJ_QUAT
+"""Where a row holds the object's quaternion in the palm frame (w, x, y, z)."""
 
 
 @dataclass(frozen=True)

@@ -26,10 +26,10 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from dexndm_envs import interface, scene, task
+from dexndm_envs import geometry, interface, scene, task
 from dexndm_envs.config import RotateConfig, default_config, merge_config
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
-from dexndm_envs.grasps import Grasp, GraspCache, default_cache
+from dexndm_envs.grasps import OBJECT_QUAT_COLUMNS, Grasp, GraspCache, default_cache
 from dexndm_envs.hand_config import HandConfig, load_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile
 from dexndm_envs.objects import ObjectSpec, resolve_object_set
@@ -75,6 +75,11 @@ class RotateEnv(gym.Env):
         domain_randomization: switch randomisation on or off (overrides the config's flag).
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
+        start_tilt_deg: (low, high): start only from grasps whose object z axis makes an angle
+            in [low, high] deg (folded to 0-90) with the episode's rotation axis; for cylinders
+            0 is a disc spun flat and 90 one rolled about its side. A specialist's training
+            range (the evaluation's per-episode table shows why); all grasps when None. A draw
+            (object, wrist, axis) with no grasp in the range raises ValueError at reset.
         render_mode: None, "rgb_array" or "human".
         width, height: size of rendered frames (pixels).
     """
@@ -95,6 +100,7 @@ class RotateEnv(gym.Env):
         domain_randomization: bool | None = None,
         config: RotateConfig | dict[str, Any] | None = None,
         grasp_cache: GraspCache | str | Path | None = None,
+        start_tilt_deg: Sequence[float] | None = None,
         render_mode: str | None = None,
         width: int = 480,
         height: int = 480,
@@ -106,6 +112,7 @@ class RotateEnv(gym.Env):
                 f"unknown render_mode {render_mode!r}; valid: None, "
                 f"{', '.join(self.metadata['render_modes'])}"
             )
+        self.start_tilt_deg = _check_tilt_range(start_tilt_deg)
         if not isinstance(history_len, int | np.integer) or history_len < 1:
             raise ValueError(f"history_len must be a positive integer, got {history_len!r}")
         if hardware not in HARDWARE:
@@ -291,6 +298,16 @@ class RotateEnv(gym.Env):
         rows = self.grasp_cache.rows(
             self.object.name, wrist, rcfg.object_scale if rcfg.enabled else None
         )
+        if self.start_tilt_deg is not None:
+            low, high = self.start_tilt_deg
+            tilt = grasp_tilt_deg(rows, self._wrist_quat, self._axis)
+            rows = rows[(tilt >= low) & (tilt <= high)]
+            if len(rows) == 0:
+                raise ValueError(
+                    f"no cached grasp of {self.object.name} under wrist {wrist!r} starts with a "
+                    f"tilt in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}"
+                    "; widen start_tilt_deg or choose other objects"
+                )
         return Grasp.from_row(rows[rng.integers(len(rows))])
 
     # ------------------------------------------------------------------- step
@@ -392,3 +409,28 @@ class RotateEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+
+def grasp_tilt_deg(rows: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Angle (deg, 0-90) between the axis (world) and the object's z axis of each cached grasp
+    row under this wrist orientation."""
+    w, x, y, z = np.asarray(rows, dtype=np.float64)[:, OBJECT_QUAT_COLUMNS].T
+    # the third column of each quaternion's rotation matrix: the object's z in the palm frame
+    object_z_palm = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
+    object_z = geometry.quat_to_mat(wrist_quat) @ object_z_palm
+    cosine = np.minimum(np.abs(np.asarray(axis, dtype=np.float64) @ object_z), 1.0)
+    return np.degrees(np.arccos(cosine))
+
+
+def _check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None:
+    if tilt is None:
+        return None
+    try:
+        values = np.asarray(tilt, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        values = np.zeros(0)
+    if values.shape != (2,) or not (0.0 <= values[0] < values[1] <= 90.0):
+        raise ValueError(
+            f"start_tilt_deg must be (low, high) with 0 <= low < high <= 90 deg, got {tilt!r}"
+        )
+    return float(values[0]), float(values[1])

@@ -10,10 +10,10 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs import grasps, scene, task
+from dexndm_envs import geometry, grasps, scene, task
 from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.objects import CATEGORIES
-from dexndm_envs.rotate import ORACLE_BLOCKS
+from dexndm_envs.rotate import ORACLE_BLOCKS, grasp_tilt_deg
 
 INFO_ARRAYS = {"object_pos": 3, "object_quat": 4, "joint_pos": 16, "joint_targets": 16}
 
@@ -270,3 +270,48 @@ def test_the_step_limit_can_be_raised_and_bad_ones_are_refused():
     with pytest.raises(ValueError, match="max_delta_rad must be a positive number"):
         env.unwrapped.max_delta_rad = 0.0
     env.close()
+
+
+@pytest.mark.parametrize(("wrist", "axis"), [("palm_up", "+z"), ("palm_down", "+x")])
+def test_start_tilt_range_picks_grasps_by_how_the_object_sits_against_the_axis(wrist, axis):
+    kwargs = {"object_set": "cylinder", "wrist": wrist, "axis": axis}
+    everything = gym.make("DexNDM-Rotate-v0", **kwargs)
+    flat = gym.make("DexNDM-Rotate-v0", **kwargs, start_tilt_deg=(0, 45))
+    on_edge = gym.make("DexNDM-Rotate-v0", **kwargs, start_tilt_deg=[45, 90])
+    seen = {"flat": [], "on_edge": [], "all": []}
+    for seed in range(40):
+        for name, env in (("flat", flat), ("on_edge", on_edge), ("all", everything)):
+            _, info = env.reset(seed=seed)
+            seen[name].append(_tilt_deg(info["object_quat"], info["axis"]))
+    assert max(seen["flat"]) <= 45.0 and min(seen["on_edge"]) >= 45.0
+    # unrestricted draws cover both sides, so each range really leaves grasps out
+    assert min(seen["all"]) < 45.0 < max(seen["all"])
+    unrestricted = gym.make("DexNDM-Rotate-v0", **kwargs, start_tilt_deg=None)
+    assert [_tilt_deg(*_start(unrestricted, s)) for s in range(40)] == seen["all"]
+
+
+def _start(env: gym.Env, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    _, info = env.reset(seed=seed)
+    return info["object_quat"], info["axis"]
+
+
+def _tilt_deg(object_quat: np.ndarray, axis: np.ndarray) -> float:
+    object_z = geometry.quat_to_mat(object_quat)[:, 2]
+    return float(np.degrees(np.arccos(min(abs(float(object_z @ axis)), 1.0))))
+
+
+@pytest.mark.parametrize("bad", [(30, 10), (-5, 20), (0, 95), (10,), "flat", (5, 5)])
+def test_bad_start_tilt_ranges_are_refused_when_the_env_is_made(bad):
+    with pytest.raises(ValueError, match="start_tilt_deg must be"):
+        gym.make("DexNDM-Rotate-v0", start_tilt_deg=bad)
+
+
+def test_a_draw_with_no_grasp_in_the_tilt_range_says_so():
+    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0").unwrapped
+    rows = env.grasp_cache.rows("cylinder_0", "palm_up", None)
+    tilts = np.sort(grasp_tilt_deg(rows, task.WRISTS["palm_up"], np.array([0.0, 0.0, 1.0])))
+    gap = int(np.argmax(np.diff(tilts)))  # the widest range no grasp starts in
+    low, high = tilts[gap] + 1e-3, tilts[gap + 1] - 1e-3
+    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", start_tilt_deg=(low, high))
+    with pytest.raises(ValueError, match="no cached grasp of cylinder_0 under wrist 'palm_up'"):
+        env.reset(seed=0)

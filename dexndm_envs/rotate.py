@@ -78,8 +78,9 @@ class RotateEnv(gym.Env):
         start_tilt_deg: (low, high): start only from grasps whose object z axis makes an angle
             in [low, high] deg (folded to 0-90) with the episode's rotation axis; for cylinders
             0 is a disc spun flat and 90 one rolled about its side. A specialist's training
-            range (the evaluation's per-episode table shows why); all grasps when None. A draw
-            (object, wrist, axis) with no grasp in the range raises ValueError at reset.
+            range (the evaluation's per-episode table shows why); all grasps when None. An
+            object with no grasp in the range for the episode's wrist and axis gives way to
+            another of the set; when none has one, reset raises ValueError.
         render_mode: None, "rgb_array" or "human".
         width, height: size of rendered frames (pixels).
     """
@@ -294,6 +295,24 @@ class RotateEnv(gym.Env):
         return self.history.observation(), info
 
     def _sample_grasp(self, wrist: str, rng: np.random.Generator) -> Grasp:
+        """A cached grasp of the current object; with start_tilt_deg, one in the range, of
+        another object of the set (drawn at random) when this one has none."""
+        grasp = self._grasp_of_current_object(wrist, rng)
+        if grasp is not None:
+            return grasp
+        for index in rng.permutation(len(self.objects)):
+            self._use_object(self.objects[index])
+            grasp = self._grasp_of_current_object(wrist, rng)
+            if grasp is not None:
+                return grasp
+        low, high = self.start_tilt_deg or (0.0, 90.0)
+        raise ValueError(
+            f"no cached grasp of any object of the set under wrist {wrist!r} starts with a tilt "
+            f"in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}; widen "
+            "start_tilt_deg or choose other objects"
+        )
+
+    def _grasp_of_current_object(self, wrist: str, rng: np.random.Generator) -> Grasp | None:
         rcfg = self.config.randomization
         rows = self.grasp_cache.rows(
             self.object.name, wrist, rcfg.object_scale if rcfg.enabled else None
@@ -303,11 +322,7 @@ class RotateEnv(gym.Env):
             tilt = grasp_tilt_deg(rows, self._wrist_quat, self._axis)
             rows = rows[(tilt >= low) & (tilt <= high)]
             if len(rows) == 0:
-                raise ValueError(
-                    f"no cached grasp of {self.object.name} under wrist {wrist!r} starts with a "
-                    f"tilt in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}"
-                    "; widen start_tilt_deg or choose other objects"
-                )
+                return None
         return Grasp.from_row(rows[rng.integers(len(rows))])
 
     # ------------------------------------------------------------------- step

@@ -306,12 +306,26 @@ def test_bad_start_tilt_ranges_are_refused_when_the_env_is_made(bad):
         gym.make("DexNDM-Rotate-v0", start_tilt_deg=bad)
 
 
-def test_a_draw_with_no_grasp_in_the_tilt_range_says_so():
-    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0").unwrapped
-    rows = env.grasp_cache.rows("cylinder_0", "palm_up", None)
-    tilts = np.sort(grasp_tilt_deg(rows, task.WRISTS["palm_up"], np.array([0.0, 0.0, 1.0])))
-    gap = int(np.argmax(np.diff(tilts)))  # the widest range no grasp starts in
-    low, high = tilts[gap] + 1e-3, tilts[gap + 1] - 1e-3
-    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", start_tilt_deg=(low, high))
-    with pytest.raises(ValueError, match="no cached grasp of cylinder_0 under wrist 'palm_up'"):
+def test_objects_without_grasps_in_the_tilt_range_give_way_to_others_or_reset_says_so():
+    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder").unwrapped
+    up = task.WRISTS["palm_up"]
+    z = np.array([0.0, 0.0, 1.0])
+
+    def tilts(name: str) -> np.ndarray:
+        return np.sort(grasp_tilt_deg(env.grasp_cache.rows(name, "palm_up", None), up, z))
+
+    # a range some cylinders have grasps in and others none: draws only ever the former
+    names = [o.name for o in env.objects]
+    low, high = 30.0, 60.0
+    inside = {n for n in names if ((tilts(n) >= low) & (tilts(n) <= high)).any()}
+    assert 0 < len(inside) < len(names)
+    ranged = gym.make("DexNDM-Rotate-v0", object_set="cylinder", start_tilt_deg=(low, high))
+    drawn = {ranged.reset(seed=seed)[1]["object"] for seed in range(60)}
+    assert drawn <= inside and len(drawn) > 1
+    # the widest gap between one cylinder's grasps: a single-object set has nothing to draw
+    one = tilts("cylinder_0")
+    gap = int(np.argmax(np.diff(one)))
+    empty = (one[gap] + 1e-3, one[gap + 1] - 1e-3)
+    env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", start_tilt_deg=empty)
+    with pytest.raises(ValueError, match="no cached grasp of any object of the set under wrist"):
         env.reset(seed=0)

@@ -34,8 +34,17 @@ PRETRAINED: dict[str, PretrainedEntry] = {
         file="rotate_palm_up_z.pt",
         env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
         description="proprioceptive generalist (history 10, residual MLP 256 x 3 blocks) "
-        "distilled with DART noise from an oracle PPO teacher that offsets a periodic gait's "
-        "targets; cylinders, palm up, +z",
+        "distilled with DART noise from two oracle PPO specialists by start tilt, each "
+        "offsetting a periodic gait's targets: one for cylinders that start flat (0-60 deg "
+        "between their axis and the rotation axis), one for cylinders on their side "
+        "(60-90 deg); cylinders, palm up, +z",
+    ),
+    "rotate_palm_up_z_v1": PretrainedEntry(
+        file="rotate_palm_up_z_v1.pt",
+        env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
+        description="the previous default: the same generalist shape distilled from one "
+        "oracle PPO teacher for all grasps; it stalls on cylinders that start flat. The "
+        "README's DexNDM figures were measured with it",
     ),
 }
 DEFAULT_PRETRAINED = "rotate_palm_up_z"
@@ -55,3 +64,22 @@ def pretrained_path(name: str = DEFAULT_PRETRAINED) -> Path:
 def load_pretrained(name: str = DEFAULT_PRETRAINED, device: str = "cpu") -> Policy:
     """Load a shipped policy (the default task's by default) with SB3's predict signature."""
     return load_policy(pretrained_path(name), device=device)
+
+
+def resolve_policy(name: str, device: str = "cpu") -> Policy:
+    """The policy a program's `--policy` names: "pretrained" (the default shipped policy), the
+    name of a shipped policy (PRETRAINED), or a policy file (load_policy).
+
+    Raises:
+        FileNotFoundError: for anything else, naming what it takes.
+    """
+    if name == "pretrained":
+        return load_pretrained(device=device)
+    if name in PRETRAINED:
+        return load_pretrained(name, device=device)
+    if not Path(name).is_file():
+        raise FileNotFoundError(
+            f"--policy {name!r}: no such file; give a policy file (.zip, .pt or a gait .json), "
+            f"'pretrained' or a shipped policy: {', '.join(PRETRAINED)}"
+        )
+    return load_policy(name, device=device)

@@ -43,7 +43,8 @@ from dexndm_agents.evaluation import (
     save_episodes,
     save_table,
 )
-from dexndm_agents.policies import Policy, load_policy
+from dexndm_agents.policies import Policy
+from dexndm_agents.pretrained import resolve_policy
 
 BASELINES = ("pretrained", "zero", "random")
 
@@ -53,8 +54,8 @@ class Args:
     """Evaluate a policy on DexNDM-Rotate-v0 over a grid of object sets, wrists and axes."""
 
     policy: str
-    """A policy file (.zip from save_sb3_policy, or a generalist .pt), or one of: pretrained,
-    zero, random."""
+    """A policy file (.zip from save_sb3_policy, a generalist .pt or a gait .json), "pretrained"
+    (the shipped base policy), a shipped policy's name, or a baseline: zero, random."""
     object_sets: list[str] = field(default_factory=lambda: ["cylinder"])
     """Categories, "all" or object names: one grid row each."""
     wrists: list[str] = field(default_factory=lambda: ["palm_up"])
@@ -87,16 +88,10 @@ def make_policy(name: str, seed: int) -> Policy:
         return ZeroPolicy()
     if name == "random":
         return RandomPolicy(seed)
-    if name == "pretrained":
-        from dexndm_agents.pretrained import load_pretrained
-
-        return load_pretrained()
-    if not Path(name).is_file():
-        raise SystemExit(
-            f"--policy {name!r}: no such file; give a policy file (.zip or .pt) "
-            f"or one of: {', '.join(BASELINES)}"
-        )
-    return load_policy(name)
+    try:
+        return resolve_policy(name)
+    except FileNotFoundError as error:
+        raise SystemExit(f"{error}; or a baseline: {', '.join(BASELINES[1:])}") from None
 
 
 def main(args: Args) -> None:

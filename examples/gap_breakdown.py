@@ -22,8 +22,8 @@ from pathlib import Path
 import torch
 import tyro
 
-from dexndm_agents import load_policy, load_pretrained
 from dexndm_agents.gap import FACTORS, breakdown, format_breakdown, plot_breakdown
+from dexndm_agents.pretrained import resolve_policy
 from dexndm_envs.hand_config import load_hand_config
 from dexndm_envs.hardware_profile import load_profile
 
@@ -33,7 +33,8 @@ class Args:
     """Break the virtual hand's reality gap down into its factors."""
 
     policy: str = "pretrained"
-    """The base policy: "pretrained" (the shipped one) or a policy file (load_policy)."""
+    """The base policy: "pretrained" (the shipped one), a shipped policy's name
+    (dexndm_agents.pretrained.PRETRAINED) or a policy file (load_policy)."""
     hardware_profile: str = "default"
     """The virtual hand's profile: a preset name (default, gentle, worn) or a parameter file."""
     hardware_seed: int = 0
@@ -58,7 +59,7 @@ def main(args: Args) -> None:
     unknown = [f for f in args.factors if f not in FACTORS]
     if unknown:
         raise SystemExit(f"error: unknown factors {unknown}; known: {', '.join(FACTORS)}")
-    policy = load_pretrained() if args.policy == "pretrained" else load_policy(args.policy)
+    policy = resolve_policy(args.policy)
     started = time.perf_counter()
     result = breakdown(
         policy,

@@ -25,7 +25,8 @@ import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation import ZeroPolicy, run_episode
-from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
+from dexndm_agents.policies import Policy, policy_env_kwargs
+from dexndm_agents.pretrained import resolve_policy
 
 
 @dataclass
@@ -55,13 +56,7 @@ class Args:
 
 
 def get_policy(name: str) -> Policy:
-    if name == "pretrained":
-        from dexndm_agents import load_pretrained
-
-        return load_pretrained()
-    if name == "zero":
-        return ZeroPolicy()
-    return load_policy(name)
+    return ZeroPolicy() if name == "zero" else resolve_policy(name)
 
 
 def main(args: Args) -> None:

@@ -28,7 +28,7 @@ from typing import Literal
 import torch
 import tyro
 
-from dexndm_agents import load_policy, load_pretrained
+from dexndm_agents.pretrained import resolve_policy
 from dexndm_agents.sim2real import (
     PRESETS,
     LoopConfig,
@@ -49,7 +49,8 @@ class Args:
     """Data and evaluation sizes: quick (~6 min on 2 cores), full (the README's figures), or
     smoke (every stage in seconds; the figures mean nothing)."""
     policy: str = "pretrained"
-    """The base policy: "pretrained" (the shipped one) or a policy file (load_policy)."""
+    """The base policy: "pretrained" (the shipped one), a shipped policy's name
+    (dexndm_agents.pretrained.PRETRAINED) or a policy file (load_policy)."""
     hardware_profile: str = "default"
     """The virtual hand's profile: a preset name (default, gentle, worn) or a parameter file."""
     hardware_seed: int = 0
@@ -75,7 +76,7 @@ def main(args: Args) -> None:
     torch.set_num_threads(args.threads)
     load_profile(args.hardware_profile)  # a bad profile or hand config fails here, before work
     load_hand_config(args.hand_config)
-    policy = load_pretrained() if args.policy == "pretrained" else load_policy(args.policy)
+    policy = resolve_policy(args.policy)
     settings = dict(PRESETS[args.preset])
     if args.eval_episodes is not None:
         settings["eval_episodes"] = args.eval_episodes

@@ -332,4 +332,5 @@ def test_evaluate_program_names_what_policy_it_wants(repo_root, tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode != 0
-    assert "no such file" in result.stderr and "pretrained, zero, random" in result.stderr
+    assert "no such file" in result.stderr and "zero, random" in result.stderr
+    assert "'pretrained' or a shipped policy: rotate_palm_up_z" in result.stderr

@@ -9,7 +9,12 @@ import pytest
 import dexndm_agents
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.policies import policy_env_kwargs
-from dexndm_agents.pretrained import PRETRAINED, pretrained_path
+from dexndm_agents.pretrained import (
+    DEFAULT_PRETRAINED,
+    PRETRAINED,
+    pretrained_path,
+    resolve_policy,
+)
 
 
 def test_every_shipped_policy_file_is_in_the_package():
@@ -44,3 +49,20 @@ def test_default_policy_still_rotates_as_the_readme_says():
     env.close()
     assert np.mean([m.rotr for m in results]) >= 90.0
     assert np.mean([m.ttf for m in results]) >= 0.95
+
+
+def test_programs_take_pretrained_a_shipped_name_or_a_file(tmp_path):
+    default = dexndm_agents.load_pretrained()
+    env = gym.make("DexNDM-Rotate-v0", **policy_env_kwargs(default))
+    obs, _ = env.reset(seed=0)
+    env.close()
+
+    def act(policy) -> np.ndarray:
+        return policy.predict(obs, deterministic=True)[0]
+
+    assert np.array_equal(act(resolve_policy("pretrained")), act(default))
+    assert np.array_equal(act(resolve_policy(DEFAULT_PRETRAINED)), act(default))
+    assert not np.array_equal(act(resolve_policy("rotate_palm_up_z_v1")), act(default))
+    assert np.array_equal(act(resolve_policy(str(pretrained_path()))), act(default))
+    with pytest.raises(FileNotFoundError, match="'pretrained' or a shipped policy"):
+        resolve_policy(str(tmp_path / "missing.pt"))

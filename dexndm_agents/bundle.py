@@ -30,8 +30,9 @@ MODEL_FORMAT = "dexndm-ndm"
 FORMAT_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
 SHIPPED: dict[str, str] = {"default": "default.pt"}
-"""Bundles inside the package, by name. "default": the default task (palm up, +z, the shipped
-base policy) on the default virtual hand (profile "default", hardware seed 0)."""
+"""Bundles inside the package, by name. "default": the default task (palm up, +z) on the
+default virtual hand (profile "default", hardware seed 0), fitted on the rollouts of the base
+policy `rotate_palm_up_z_v1` (dexndm_agents.pretrained)."""
 
 _KEYS = ("format", "format_version", "ndm_config", "ndm_state", "residual_config", "residual_state")
 _MODEL_KEYS = ("format", "format_version", "ndm_config", "ndm_state")

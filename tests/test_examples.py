@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+import pytest
 from conftest import run_program
 
 
@@ -9,15 +11,21 @@ def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
     out = run_program(
         "examples/quickstart.py",
         "--episodes",
-        "2",
+        "3",
         "--max-steps",
         "30",
         "--out-dir",
         str(tmp_path),
     )
-    assert out.splitlines()[0].startswith("policy pretrained on palm_up +z")
-    rows = [line for line in out.splitlines() if line.strip().startswith(("0 ", "1 "))]
-    assert len(rows) == 2 and all(row.split()[2] == "30" for row in rows)
+    lines = out.splitlines()
+    assert lines[0].startswith("policy pretrained on palm_up +z")
+    rows = [line.split() for line in lines if line.strip().startswith(("0 ", "1 ", "2 "))]
+    assert len(rows) == 3 and all(row[2] == "30" for row in rows)
+    rotr = [float(row[3]) for row in rows]
+    mean = next(line.split() for line in lines if line.startswith("mean"))
+    assert float(mean[1]) == pytest.approx(np.mean(rotr), abs=0.01)
+    median = int(np.argsort(rotr)[1])
+    assert f"(episode {median}, the median by RotR; 31 frames)" in out
     video = tmp_path / "quickstart.mp4"
     assert video.stat().st_size > 10_000
     assert (tmp_path / "quickstart_rotation.png").stat().st_size > 5_000

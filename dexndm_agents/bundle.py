@@ -31,8 +31,9 @@ FORMAT_VERSION = 1
 SHIPPED_DIR = Path(__file__).resolve().parent / "bundles"
 SHIPPED: dict[str, str] = {"default": "default.pt"}
 """Bundles inside the package, by name. "default": the default task (palm up, +z) on the
-default virtual hand (profile "default", hardware seed 0), fitted on the rollouts of the base
-policy `rotate_palm_up_z_v1` (dexndm_agents.pretrained)."""
+default virtual hand (profile "default", hardware seed 0), fitted on the rollouts of the
+shipped base policy (dexndm_agents.load_pretrained()) by the full preset of
+examples/sim2real_gap.py."""
 
 _KEYS = ("format", "format_version", "ndm_config", "ndm_state", "residual_config", "residual_state")
 _MODEL_KEYS = ("format", "format_version", "ndm_config", "ndm_state")

@@ -74,9 +74,7 @@ class EpisodeResult:
         a cylinder spun flat about its own axis (a coin turned on a table) and 90 one rolled
         about its side (a wheel).
         """
-        object_z = geometry.quat_to_mat(np.asarray(self.start_object_quat))[:, 2]
-        cosine = min(abs(float(object_z @ np.asarray(self.axis))), 1.0)
-        return float(np.degrees(np.arccos(cosine)))
+        return float(geometry.tilt_deg(geometry.z_axis(self.start_object_quat), self.axis))
 
 
 @dataclass(frozen=True)

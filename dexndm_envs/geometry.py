@@ -63,3 +63,17 @@ def quat_conj(quat: np.ndarray) -> np.ndarray:
     """Conjugate (inverse, for unit quaternions) of (w, x, y, z)."""
     q = np.asarray(quat, dtype=np.float64)
     return np.array([q[0], -q[1], -q[2], -q[3]])
+
+
+def z_axis(quat: np.ndarray) -> np.ndarray:
+    """The z axis of the frames that quaternions (..., 4), w x y z, rotate to: the third column
+    of their rotation matrices, (..., 3)."""
+    w, x, y, z = np.moveaxis(np.asarray(quat, dtype=np.float64), -1, 0)
+    return np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)], axis=-1)
+
+
+def tilt_deg(direction: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Angle (deg, 0-90) between unit directions (..., 3) and a unit axis, folded: a direction
+    and its opposite tilt alike."""
+    cosine = np.abs(np.asarray(direction, dtype=np.float64) @ np.asarray(axis, dtype=np.float64))
+    return np.degrees(np.arccos(np.minimum(cosine, 1.0)))

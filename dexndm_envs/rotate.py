@@ -429,12 +429,8 @@ class RotateEnv(gym.Env):
 def grasp_tilt_deg(rows: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """Angle (deg, 0-90) between the axis (world) and the object's z axis of each cached grasp
     row under this wrist orientation."""
-    w, x, y, z = np.asarray(rows, dtype=np.float64)[:, OBJECT_QUAT_COLUMNS].T
-    # the third column of each quaternion's rotation matrix: the object's z in the palm frame
-    object_z_palm = np.stack([2 * (x * z + w * y), 2 * (y * z - w * x), 1 - 2 * (x * x + y * y)])
-    object_z = geometry.quat_to_mat(wrist_quat) @ object_z_palm
-    cosine = np.minimum(np.abs(np.asarray(axis, dtype=np.float64) @ object_z), 1.0)
-    return np.degrees(np.arccos(cosine))
+    object_z_palm = geometry.z_axis(np.asarray(rows)[:, OBJECT_QUAT_COLUMNS])
+    return geometry.tilt_deg(object_z_palm @ geometry.quat_to_mat(wrist_quat).T, axis)
 
 
 def _check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None:

@@ -329,3 +329,13 @@ def test_objects_without_grasps_in_the_tilt_range_give_way_to_others_or_reset_sa
     env = gym.make("DexNDM-Rotate-v0", object_set="cylinder_0", start_tilt_deg=empty)
     with pytest.raises(ValueError, match="no cached grasp of any object of the set under wrist"):
         env.reset(seed=0)
+
+
+def test_z_axis_is_the_rotation_matrix_third_column_for_one_or_many_quaternions():
+    rng = np.random.default_rng(0)
+    quats = np.array([geometry.random_quat(rng) for _ in range(5)])
+    expected = np.array([geometry.quat_to_mat(q)[:, 2] for q in quats])
+    np.testing.assert_allclose(geometry.z_axis(quats), expected, atol=1e-12)
+    np.testing.assert_allclose(geometry.z_axis(quats[0]), expected[0], atol=1e-12)
+    tilts = geometry.tilt_deg(expected, expected[0])
+    assert tilts[0] == pytest.approx(0.0, abs=1e-5) and np.all((tilts >= 0) & (tilts <= 90))

@@ -473,12 +473,10 @@ TILT_BINS_DEG = (0.0, 30.0, 60.0, 90.0)
 def tilt_summary(rows: Sequence[EpisodeRow]) -> list[dict[str, Any]]:
     """Episodes grouped by start tilt (TILT_BINS_DEG): count, RotR mean and standard error,
     TTF mean and drop rate per bin; empty bins are left out."""
-    tilt = np.array([r.start_tilt_deg for r in rows])
-    edges = TILT_BINS_DEG
     summary = []
-    for i, (low, high) in enumerate(itertools.pairwise(edges)):
-        last = i == len(edges) - 2
-        chosen = [r for r, t in zip(rows, tilt, strict=True) if low <= t and (t < high or last)]
+    for low, high in itertools.pairwise(TILT_BINS_DEG):
+        last = high == TILT_BINS_DEG[-1]
+        chosen = [r for r in rows if low <= r.start_tilt_deg and (r.start_tilt_deg < high or last)]
         if not chosen:
             continue
         rotr = np.array([r.rotr for r in chosen])

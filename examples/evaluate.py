@@ -10,9 +10,10 @@ start tilt, the angle between the rotation axis and the object's own z axis, whi
 cylinder's symmetry axis). A second table and a plot (episodes.png) show RotR by start tilt:
 where a policy that does well on average still fails.
 
-The policy is a file saved by dexndm_agents.save_sb3_policy (.zip) or a distilled generalist
-(.pt), "pretrained" (the released checkpoint), or a baseline: "zero" (hold the grasp) or
-"random" (uniform random actions, seeded).
+The policy is a file saved by dexndm_agents.save_sb3_policy (.zip), a distilled generalist
+(.pt) or a gait (.json); "pretrained" (the shipped base policy) or another shipped policy's
+name (dexndm_agents.pretrained.PRETRAINED, e.g. rotate_palm_up_z_v1); or a baseline: "zero"
+(hold the grasp) or "random" (uniform random actions, seeded).
 
 Usage:
     MUJOCO_GL=egl python examples/evaluate.py --policy pretrained
@@ -46,7 +47,7 @@ from dexndm_agents.evaluation import (
 from dexndm_agents.policies import Policy
 from dexndm_agents.pretrained import resolve_policy
 
-BASELINES = ("pretrained", "zero", "random")
+BASELINES = ("zero", "random")
 
 
 @dataclass
@@ -91,7 +92,7 @@ def make_policy(name: str, seed: int) -> Policy:
     try:
         return resolve_policy(name)
     except FileNotFoundError as error:
-        raise SystemExit(f"{error}; or a baseline: {', '.join(BASELINES[1:])}") from None
+        raise SystemExit(f"{error}; or a baseline: {', '.join(BASELINES)}") from None
 
 
 def main(args: Args) -> None:
@@ -124,7 +125,7 @@ def main(args: Args) -> None:
     print(f"csv: {csv_path}")
     print(f"json: {json_path}")
     episodes_csv, _ = save_episodes(episodes, args.out_dir)
-    plot = plot_episodes(episodes, args.out_dir / "episodes.png", title=f"{args.policy}")
+    plot = plot_episodes(episodes, args.out_dir / "episodes.png", title=args.policy)
     print(f"episodes: {episodes_csv} (plot: {plot})")
     if args.video:
         print(f"videos: {args.out_dir}/*.mp4")

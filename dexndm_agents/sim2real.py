@@ -3,7 +3,10 @@
 DESIGN.md "The DexNDM loop": (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
 the hand, (4) the joint-wise NDM and the whole-hand baseline, (5) a residual adapter through
 each, (7) the same metrics on the ideal sim, and on the virtual hand with direct transfer, with
-the whole-hand residual and with DexNDM, on the same seeds. Every stage writes its result
+the whole-hand residual and with DexNDM, on the same seeds; and, for reference, direct transfer
+on the "reachable" hand (dexndm_agents.gap: the virtual hand with every difference a target
+residual can offset put back to the sim's value), what a residual that made every joint follow
+its targets as in the sim would regain. Every stage writes its result
 under one run directory and a rerun reuses what is there (the chaos box resumes mid-way), so
 a long run that is killed loses at most the stage it was in.
 
@@ -27,6 +30,7 @@ from tqdm.auto import tqdm
 
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
+from dexndm_agents.gap import SimNominal, hands
 from dexndm_agents.ndm import NDM, JointWiseNDM, WholeHandNDM
 from dexndm_agents.ndm_data import (
     make_windows,
@@ -57,6 +61,14 @@ logger = logging.getLogger(__name__)
 CONDITIONS = ("ideal", "direct", "whole_hand", "dexndm")
 """The paper's comparison: ideal sim; virtual hand with direct transfer, with a whole-hand-NDM
 residual, and with DexNDM (the joint-wise NDM's residual)."""
+
+REACHABLE_HAND = "reachable"
+"""The reference condition run after the comparison: direct transfer on the virtual hand with
+every gap.REACHABLE factor at the sim's value. Its gain over direct transfer is about the most
+a residual on the targets can regain (an estimate, not a bound: a residual may also offset
+part of what is out of reach)."""
+
+EVALUATED = (*CONDITIONS, REACHABLE_HAND)
 
 MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
 """The condition each dynamics model serves."""
@@ -291,16 +303,22 @@ def summarize(metrics: list[EpisodeMetrics]) -> dict[str, float]:
 def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> gym.Env:
-    """The env a condition runs on: the ideal sim, or the virtual hand, wrapped with the
-    condition's bundle if it has one."""
+    """The env a condition runs on: the ideal sim, or the virtual hand (the reachable one for
+    REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
+    task = policy_env_kwargs(policy)
+    profile, hand = cfg.hardware_profile, cfg.hand_config
+    if condition == REACHABLE_HAND:
+        ideal = gym.make("DexNDM-Rotate-v0", **task)
+        profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
+        ideal.close()
     env = gym.make(
         "DexNDM-Rotate-v0",
         **{
-            **policy_env_kwargs(policy),
+            **task,
             "hardware": "ideal" if condition == "ideal" else "virtual",
-            "hardware_profile": cfg.hardware_profile,
+            "hardware_profile": profile,
             "hardware_seed": cfg.hardware_seed,
-            "hand_config": cfg.hand_config,
+            "hand_config": hand,
         },
     )
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
@@ -405,7 +423,7 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
     # the rollouts the adapters held out: fit_adapter's split of the usable episodes
     segment = cfg.window + Bundle.load(bundles["dexndm"]).residual.history - 1
     replayed = split_episodes(usable_episodes(data.sim, segment), seed=cfg.seed)[1]
-    for condition in CONDITIONS:
+    for condition in EVALUATED:
         cached = cfg.out_dir / "eval" / f"{condition}.json"
         results[condition] = json.loads(cached.read_text()) if cached.is_file() else {}
         if results[condition].get("seeds") != [cfg.eval_seed, cfg.eval_episodes]:
@@ -441,22 +459,43 @@ def paired_difference(results: dict[str, Any], condition: str) -> tuple[float, f
     ) > 1 else 0.0
 
 
+def share_of_loss(results: dict[str, Any], condition: str) -> float:
+    """A condition's paired gain over direct transfer as a share of the RotR direct transfer
+    loses from the ideal sim (nan when it loses nothing)."""
+    loss = results["ideal"]["RotR"] - results["direct"]["RotR"]
+    return paired_difference(results, condition)[0] / loss if loss > 0 else float("nan")
+
+
 def format_table(results: dict[str, Any]) -> str:
-    """The comparison as a text table, one row per condition."""
+    """The comparison as a text table, one row per condition (the reachable hand last, when
+    the results have it), and what each residual regains of the loss and of the reachable
+    hand's share."""
     lines = [
         f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
-        f"{'RotR - direct (paired)':>24} {'tracking (mrad)':>16}"
+        f"{'RotR - direct (paired)':>24} {'of the loss':>12} {'tracking (mrad)':>16}"
     ]
-    for condition in CONDITIONS:
+    shown = [c for c in EVALUATED if c in results]
+    for condition in shown:
         row = results[condition]
         rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
         mean, error = paired_difference(results, condition)
+        share = share_of_loss(results, condition)
+        share_text = "-" if condition in ("ideal", "direct") or np.isnan(share) else f"{share:.0%}"
         tracking = row.get("tracking_error_rad")
         tracking_text = "-" if tracking is None else f"{tracking * 1e3:.2f}"
         lines.append(
             f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
-            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {tracking_text:>16}"
+            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {share_text:>12} "
+            f"{tracking_text:>16}"
         )
+    reachable = share_of_loss(results, REACHABLE_HAND) if REACHABLE_HAND in results else np.nan
+    if reachable > 0:
+        for condition in MODEL_KINDS:
+            share = share_of_loss(results, condition)
+            lines.append(
+                f"{condition} regains {share:.0%} of the loss, {share / reachable:.0%} of the "
+                f"reachable hand's {reachable:.0%}"
+            )
     return "\n".join(lines)
 
 
@@ -469,15 +508,18 @@ def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     paths = [out_dir / "comparison.png", out_dir / "model_study.png"]
-    colors = dict(zip(CONDITIONS, ("grey", "tab:red", "tab:orange", "tab:blue"), strict=True))
-    fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(13, 3.5))
-    rotr = [results[c]["RotR"] for c in CONDITIONS]
-    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in CONDITIONS]
-    ax_rotr.bar(CONDITIONS, rotr, yerr=spread, color=colors.values())
+    colors = dict(
+        zip(EVALUATED, ("grey", "tab:red", "tab:orange", "tab:blue", "silver"), strict=True)
+    )
+    shown = [c for c in EVALUATED if c in results]
+    fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(14, 3.5))
+    rotr = [results[c]["RotR"] for c in shown]
+    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in shown]
+    ax_rotr.bar(shown, rotr, yerr=spread, color=[colors[c] for c in shown])
     ax_rotr.set_ylabel("RotR (mean +- s.e.)")
-    ax_ttf.bar(CONDITIONS, [results[c]["TTF"] for c in CONDITIONS], color="tab:green")
+    ax_ttf.bar(shown, [results[c]["TTF"] for c in shown], color="tab:green")
     ax_ttf.set_ylabel("TTF")
-    tracked = [c for c in CONDITIONS if "tracking_error_rad" in results[c]]
+    tracked = [c for c in shown if "tracking_error_rad" in results[c]]
     ax_track.bar(
         tracked,
         [results[c]["tracking_error_rad"] * 1e3 for c in tracked],

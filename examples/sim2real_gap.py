@@ -5,7 +5,9 @@ the virtual hand replaying their actions, the joint-wise NDM and the whole-hand 
 (sim-pretrained, fine-tuned on the chaos box), a residual adapter through each, then RotR, TTF
 and RotP on the same seeds for: the ideal sim, the virtual hand with direct transfer, with the
 whole-hand residual and with DexNDM, with each virtual-hand condition's replayed tracking
-error; and the model study (next-step error of both models as
+error; for reference, direct transfer on the "reachable" hand (every difference a target
+residual can offset put back to the sim's value: about the most a residual can regain, and
+each residual's share of it); and the model study (next-step error of both models as
 the data grows, in and out of distribution). Prints the table, writes results.json (or --out),
 comparison.png and model_study.png, and the two bundles under --out-dir. A rerun reuses every
 finished stage (delete a stage's directory or file to redo it).

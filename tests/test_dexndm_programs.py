@@ -14,7 +14,7 @@ from conftest import run_program
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.evaluation import ZeroPolicy
-from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env
+from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env, format_table
 from dexndm_envs.hand_config import default_hand_config, save_hand_config
 
 
@@ -30,7 +30,7 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
         str(tmp_path / "results.json"),
     )
     results = json.loads((tmp_path / "results.json").read_text())
-    for condition in CONDITIONS:
+    for condition in (*CONDITIONS, "reachable"):
         assert set(results[condition]) >= {"RotR", "TTF", "RotP"}
         assert condition in out
         if condition != "ideal":  # the replayed sim targets: errors of a few mrad at least
@@ -107,6 +107,57 @@ def test_the_loop_drives_every_virtual_hand_with_its_hand_config(tmp_path):
         if motors is not None:
             assert motors.hand == hand
         env.close()
+
+
+def test_the_reachable_hand_is_the_virtual_one_with_the_sims_joint_physics(tmp_path):
+    cfg = LoopConfig(out_dir=tmp_path, hardware_profile="worn")
+    direct = _condition_env(ZeroPolicy(), "direct", {}, cfg).unwrapped
+    reachable = _condition_env(ZeroPolicy(), "reachable", {}, cfg).unwrapped
+    as_is, matched = direct.motors.profile, reachable.motors.profile
+    assert as_is.name == matched.name == "worn"
+    assert as_is.command_latency_s > 0 and matched.command_latency_s == 0
+    assert as_is.backlash_rad > 0 and matched.backlash_rad == 0
+    assert matched.coulomb_friction_nm < as_is.coulomb_friction_nm
+    # out of a residual's reach, so left as they are: the torque limit and mounting offsets
+    assert reachable.motors.hand == direct.motors.hand
+    assert matched.zero_offset_rad == as_is.zero_offset_rad
+    direct.close()
+    reachable.close()
+
+
+def _results(rotr: dict[str, list[float]]) -> dict:
+    return {
+        name: {
+            "RotR": float(np.mean(v)),
+            "RotR_std": 1.0,
+            "TTF": 1.0,
+            "RotP": 0.5,
+            "drops": 0.0,
+            "RotR_per_episode": v,
+        }
+        for name, v in rotr.items()
+    }
+
+
+def test_the_table_gives_each_residual_its_share_of_the_loss_and_of_the_reachable_part():
+    results = _results(
+        {
+            "ideal": [200.0, 100.0],
+            "direct": [100.0, 60.0],  # loses 70
+            "whole_hand": [110.0, 64.0],  # regains 7: 10 %
+            "dexndm": [128.0, 74.0],  # regains 21: 30 %
+            "reachable": [140.0, 90.0],  # regains 35 (40 and 30): 50 %
+        }
+    )
+    table = format_table(results)
+    assert "dexndm regains 30% of the loss, 60% of the reachable hand's 50%" in table
+    assert "whole_hand regains 10% of the loss, 20% of the reachable hand's 50%" in table
+    row = next(line for line in table.splitlines() if line.startswith("reachable"))
+    assert "+35.0 +- 5.0" in row and " 50% " in row
+    # results from before the reachable hand was part of the loop still print
+    del results["reachable"]
+    assert "regains" not in format_table(results)
+    assert "dexndm" in format_table(results)
 
 
 def test_a_bad_hand_config_fails_before_any_work(tmp_path):

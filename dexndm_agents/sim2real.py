@@ -526,6 +526,8 @@ def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
         color=[colors[c] for c in tracked],
     )
     ax_track.set_ylabel("replayed tracking error (mrad)")
+    for ax in (ax_rotr, ax_ttf, ax_track):
+        ax.tick_params(axis="x", labelrotation=20)
     fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
     fig.tight_layout()
     fig.savefig(paths[0], dpi=120)

@@ -1,8 +1,8 @@
 """A push towards the new target on top of a DexNDM bundle, swept on the virtual hand.
 
-On the default virtual hand a hand-set correction regains most of the RotR that direct
-transfer loses, and the paper's objective does not find it (README, "What does not, yet"):
-every joint's target is pushed by
+On the default virtual hand a hand-set correction regains much of the RotR that direct
+transfer loses, at some sizes more than at others, and the paper's objective does not find it
+(README, "What does not, yet"): every joint's target is pushed by
 
     c * tanh((a_t - q_t) / scale)
 

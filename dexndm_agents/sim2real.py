@@ -90,7 +90,8 @@ class LoopConfig:
     chaos_target_noise_rad: float = 0.05
     """Target excitation in the chaos box (chaos_collection): without it the replayed policy
     actions, mostly at the action bound, leave the model unable to tell the newest target's
-    effect from the older ones', and the adapter corrects the wrong way (README)."""
+    effect from the older ones', and the adapter corrects the wrong way
+    (docs/dexndm_results.md)."""
     window: int = 10
     residual_kind: str = DEFAULT_KIND
     """The adapter (residual.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the

@@ -1,0 +1,46 @@
+"""The README and docs/ point at files that exist: links, images and the programs they name."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
+PROGRAM = re.compile(r"\b((?:examples|real)/[\w/]+\.py)\b")
+
+
+def _relative_links(text: str) -> list[str]:
+    targets = (t.split("#")[0] for t in LINK.findall(text))
+    return [t for t in targets if t and "://" not in t]
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_relative_link_and_image_exists(page):
+    missing = [t for t in _relative_links(page.read_text()) if not (page.parent / t).exists()]
+    assert not missing, f"{page.name} links to missing files: {missing}"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_every_program_named_exists(page):
+    named = set(PROGRAM.findall(page.read_text()))
+    missing = sorted(p for p in named if not (ROOT / p).is_file())
+    assert not missing, f"{page.name} names programs that do not exist: {missing}"
+
+
+def test_the_docs_pages_are_linked_from_the_readme():
+    readme = (ROOT / "README.md").read_text()
+    linked = {Path(t).name for t in _relative_links(readme) if t.startswith("docs/")}
+    assert {p.name for p in PAGES[1:]} <= linked
+
+
+def test_a_broken_link_is_caught(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text("see [this](nowhere.md) and ![fig](img/there.png) and [web](https://x.org)")
+    (tmp_path / "img").mkdir()
+    (tmp_path / "img" / "there.png").write_bytes(b"")
+    missing = [t for t in _relative_links(page.read_text()) if not (page.parent / t).exists()]
+    assert missing == ["nowhere.md"]

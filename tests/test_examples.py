@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from conftest import run_program
@@ -42,6 +44,9 @@ def test_env_speed_benchmark_prints_ratios():
         "cube",
     )
     assert "env / raw" in out and "rollout 2 threads" in out
+    # the raw replay repeats the env's trajectory bit for bit, or the ratio compares two runs
+    exact, segments = map(int, re.search(r"replay exact in (\d+)/(\d+)", out).groups())
+    assert segments > 0 and exact == segments
 
 
 def test_learning_speed_benchmark_prints_ratios_against_sb3_defaults():

@@ -53,6 +53,18 @@ class Args:
     cost per object and env of about 20 ms); resets during the timed steps are counted."""
 
 
+STATE = mujoco.mjtState.mjSTATE_INTEGRATION
+"""Everything mj_step reads, the solver's warm start included: a replay from it repeats the
+env's steps bit for bit (the physics state alone leaves the warm start behind, and the replay
+then drifts onto another trajectory, with other contacts and another cost)."""
+
+
+def get_state(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
+    state = np.empty(mujoco.mj_stateSize(model, STATE))
+    mujoco.mj_getState(model, data, state, STATE)
+    return state
+
+
 def replay_raw(
     model: mujoco.MjModel,
     data: mujoco.MjData,
@@ -61,7 +73,7 @@ def replay_raw(
     frame_skip: int,
 ) -> float:
     """Seconds of bare mj_step over one segment: the same model, start state and controls."""
-    mujoco.mj_setState(model, data, state, mujoco.mjtState.mjSTATE_FULLPHYSICS)
+    mujoco.mj_setState(model, data, state, STATE)
     begin = time.perf_counter()
     for ctrl in controls:
         data.ctrl[:] = ctrl
@@ -71,53 +83,56 @@ def replay_raw(
 
 def measure_env_and_raw(
     env: gym.Env, actions: np.ndarray, seed: int, segment: int
-) -> tuple[float, float, int]:
-    """Seconds of env stepping and of raw stepping of the same trajectory, and the episodes.
+) -> tuple[float, float, int, int, int]:
+    """Seconds of env stepping and of raw stepping of the same trajectory, the episodes, and
+    how many of how many segments the replay repeated exactly.
 
     The two alternate every `segment` steps (and at every episode end): each env segment is
     replayed with bare mj_step right after it, from its start state with the controls the env
     sent, so both see the same machine, whatever its speed drifts to over the run.
     """
     u = env.unwrapped
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     raw_datas: dict[int, mujoco.MjData] = {}
     env_s = raw_s = 0.0
-    episodes, step = 1, 0
+    episodes = step = exact = segments = 0
     begin = time.perf_counter()
     env.reset(seed=seed)
     env_s += time.perf_counter() - begin
     while step < len(actions):
         model = u.model
-        state = np.empty(mujoco.mj_stateSize(model, spec))
-        mujoco.mj_getState(model, u.data, state, spec)
+        state = get_state(model, u.data)
         controls, done = [], False
         begin = time.perf_counter()
         for action in actions[step : step + segment]:
             _, _, terminated, truncated, info = env.step(action)
             controls.append(info["joint_targets"])  # = the ctrl MuJoCo stepped with
             if terminated or truncated:
-                env.reset(seed=seed + step + len(controls))
                 done = True
                 break
         env_s += time.perf_counter() - begin
-        step += len(controls)
-        episodes += done
+        # replayed before the reset: a reset rescales and re-places the scene in the model
         data = raw_datas.setdefault(id(model), mujoco.MjData(model))
         raw_s += replay_raw(model, data, state, controls, u.frame_skip)
-    return env_s, raw_s, episodes
+        exact += np.array_equal(get_state(model, data), get_state(model, u.data))
+        segments += 1
+        step += len(controls)
+        if done:
+            begin = time.perf_counter()
+            env.reset(seed=seed + step)
+            env_s += time.perf_counter() - begin
+            episodes += 1
+    return env_s, raw_s, episodes + 1, exact, segments
 
 
 def bare_step_ratio(env: gym.Env, actions: np.ndarray, seed: int, segment: int) -> float:
     """env / raw for a bare step: target arithmetic, ctrl and mj_step only (no reward, history
     or info), measured the same way: how far from 1 the ratio is before the env's own work."""
     u = env.unwrapped
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
     raw_data = mujoco.MjData(u.model)
     env_s = raw_s = 0.0
     for start in range(0, len(actions), segment):
         env.reset(seed=seed)
-        state = np.empty(mujoco.mj_stateSize(u.model, spec))
-        mujoco.mj_getState(u.model, u.data, state, spec)
+        state = get_state(u.model, u.data)
         targets, controls = u.data.ctrl.copy(), []
         begin = time.perf_counter()
         for action in actions[start : start + segment]:
@@ -205,13 +220,18 @@ def main(args: Args) -> None:
         env.reset(seed=seed)
     rng = np.random.default_rng(args.seed)
     actions = rng.uniform(-1, 1, (args.steps, 16)).astype(np.float32) * args.action_scale
-    env_s, raw_s, episodes = measure_env_and_raw(env, actions, args.seed, args.segment)
+    env_s, raw_s, episodes, exact, segments = measure_env_and_raw(
+        env, actions, args.seed, args.segment
+    )
     env_sps, raw_sps = args.steps / env_s, args.steps / raw_s
     print(
         f"single env        {env_sps:9.0f} control steps/s  ({episodes} episodes, "
         f"object_set={args.object_set!r})"
     )
-    print(f"raw MuJoCo        {raw_sps:9.0f} control steps/s  (same models, states and controls)")
+    print(
+        f"raw MuJoCo        {raw_sps:9.0f} control steps/s  (same models, states and controls; "
+        f"replay exact in {exact}/{segments} segments)"
+    )
     print(f"env / raw         {env_sps / raw_sps:9.2f}   (target >= 0.8)")
     bare = bare_step_ratio(env, actions[:2000] * 0.2, args.seed, args.segment)
     print(f"bare step / raw   {bare:9.2f}   (targets, ctrl and mj_step alone, for comparison)")

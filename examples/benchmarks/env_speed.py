@@ -94,7 +94,7 @@ def measure_env_and_raw(
     u = env.unwrapped
     raw_datas: dict[int, mujoco.MjData] = {}
     env_s = raw_s = 0.0
-    episodes = step = exact = segments = 0
+    episodes, step, exact, segments = 1, 0, 0, 0
     begin = time.perf_counter()
     env.reset(seed=seed)
     env_s += time.perf_counter() - begin
@@ -121,7 +121,7 @@ def measure_env_and_raw(
             env.reset(seed=seed + step)
             env_s += time.perf_counter() - begin
             episodes += 1
-    return env_s, raw_s, episodes + 1, exact, segments
+    return env_s, raw_s, episodes, exact, segments
 
 
 def bare_step_ratio(env: gym.Env, actions: np.ndarray, seed: int, segment: int) -> float:

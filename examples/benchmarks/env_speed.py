@@ -59,9 +59,12 @@ env's steps bit for bit (the physics state alone leaves the warm start behind, a
 then drifts onto another trajectory, with other contacts and another cost)."""
 
 
-def get_state(model: mujoco.MjModel, data: mujoco.MjData) -> np.ndarray:
-    state = np.empty(mujoco.mj_stateSize(model, STATE))
-    mujoco.mj_getState(model, data, state, STATE)
+def get_state(
+    model: mujoco.MjModel, data: mujoco.MjData, spec: mujoco.mjtState = STATE
+) -> np.ndarray:
+    """data's state as one array (the parts `spec` names)."""
+    state = np.empty(mujoco.mj_stateSize(model, spec))
+    mujoco.mj_getState(model, data, state, spec)
     return state
 
 
@@ -165,9 +168,8 @@ def record_episode(env: gym.Env, actions: np.ndarray, seed: int) -> tuple:
     """(model, start state, controls) of one episode of the env (until its end or actions')."""
     u = env.unwrapped
     env.reset(seed=seed)
-    spec = mujoco.mjtState.mjSTATE_FULLPHYSICS
-    state = np.empty(mujoco.mj_stateSize(u.model, spec))
-    mujoco.mj_getState(u.model, u.data, state, spec)
+    # MuJoCo's rollout starts from the physics state
+    state = get_state(u.model, u.data, mujoco.mjtState.mjSTATE_FULLPHYSICS)
     controls = []
     for action in actions:
         _, _, terminated, truncated, info = env.step(action)

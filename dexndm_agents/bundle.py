@@ -23,6 +23,7 @@ from torch import nn
 
 from dexndm_agents.ndm import build_model
 from dexndm_agents.residual import Adapter, build_adapter
+from dexndm_envs.provenance import build_info, check_build
 
 FORMAT = "dexndm-bundle"
 MODEL_FORMAT = "dexndm-ndm"
@@ -68,6 +69,7 @@ class Bundle:
             "residual_config": json.dumps(self.residual.config()),
             "residual_state": self.residual.state_dict(),
             "config": json.dumps(self.config),
+            "build": json.dumps(build_info(torch=torch.__version__)),
         }
         return _atomic_save(payload, Path(path))
 
@@ -84,6 +86,7 @@ class Bundle:
         ndm = _restore(path, lambda: _model(payload, path))
         residual = _restore(path, lambda: _adapter(payload, path))
         config = _json(payload, "config", path) if "config" in payload else {}
+        _check_build(payload, path, "bundle")
         return cls(ndm.eval().requires_grad_(False), residual.eval().requires_grad_(False), config)
 
 
@@ -95,6 +98,7 @@ def save_ndm(ndm: nn.Module, path: str | Path, config: dict[str, Any] | None = N
         "ndm_config": json.dumps(ndm.config()),
         "ndm_state": ndm.state_dict(),
         "config": json.dumps(config or {}),
+        "build": json.dumps(build_info(torch=torch.__version__)),
     }
     return _atomic_save(payload, Path(path))
 
@@ -110,7 +114,12 @@ def load_ndm(path: str | Path) -> tuple[nn.Module, dict[str, Any]]:
         raise BundleError(f"no dynamics model file {path}")
     payload = _read_payload(path, MODEL_FORMAT, _MODEL_KEYS)
     ndm = _restore(path, lambda: _model(payload, path))
+    _check_build(payload, path, "dynamics model")
     return ndm.eval().requires_grad_(False), _json(payload, "config", path)
+
+
+def _check_build(payload: dict[str, Any], path: Path, what: str) -> None:
+    check_build(_json(payload, "build", path) if "build" in payload else None, f"{what} {path}")
 
 
 def _model(payload: dict[str, Any], path: Path) -> nn.Module:

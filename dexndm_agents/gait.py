@@ -34,6 +34,7 @@ import numpy as np
 
 from dexndm_envs import interface
 from dexndm_envs.constants import MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.provenance import build_info, check_build
 
 GAIT_FORMAT = "periodic_gait/1"
 SPACES = ("action", "target")
@@ -197,7 +198,7 @@ class PeriodicGait:
         """Write the gait as JSON (`load_policy` reads it back)."""
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(self.to_record(), indent=1))
+        path.write_text(json.dumps({**self.to_record(), "build": build_info()}, indent=1))
         return path
 
     def to_record(self) -> dict[str, Any]:
@@ -215,7 +216,11 @@ class PeriodicGait:
 
     @classmethod
     def load(cls, path: str | Path) -> PeriodicGait:
-        return cls.from_record(json.loads(Path(path).read_text()), str(path))
+        """Read a gait written by save(); warns when it was found under another MuJoCo."""
+        record = json.loads(Path(path).read_text())
+        gait = cls.from_record(record, str(path))
+        check_build(record.get("build"), f"gait {path}")
+        return gait
 
     @classmethod
     def from_record(cls, record: dict[str, Any], source: str = "the record") -> PeriodicGait:

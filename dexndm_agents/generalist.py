@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from dexndm_envs import interface
+from dexndm_envs.provenance import build_info, check_build
 
 FORMAT = "dexndm-generalist"
 FORMAT_VERSION = 1
@@ -107,6 +108,8 @@ class Generalist:
                 f"do not match the network's input size {net.in_features}"
             )
         self.env_kwargs = dict(env_kwargs)
+        self.build: dict[str, str] = {}
+        """The versions the file was made with (provenance.build_info); {} for a new one."""
         self.history_len = int(env_kwargs["history_len"])
         self.obs_size = interface.ObsLayout(interface.proprio_blocks(self.history_len)).size
         if net.in_features != self.obs_size:
@@ -164,6 +167,7 @@ class Generalist:
             "obs_mean": self.obs_mean.cpu(),
             "obs_std": self.obs_std.cpu(),
             "env_kwargs": self.env_kwargs,
+            "build": build_info(torch=torch.__version__),
         }
         torch.save(payload, path)
         return path
@@ -200,6 +204,11 @@ class Generalist:
                 payload["in_features"], payload["out_features"], payload["width"], payload["blocks"]
             )
             net.load_state_dict(payload["state_dict"])
-            return cls(net, payload["obs_mean"], payload["obs_std"], payload["env_kwargs"], device)
+            generalist = cls(
+                net, payload["obs_mean"], payload["obs_std"], payload["env_kwargs"], device
+            )
         except (KeyError, RuntimeError) as err:
             raise ValueError(f"{path}: corrupt generalist file ({err})") from None
+        generalist.build = dict(payload.get("build") or {})
+        check_build(generalist.build, f"generalist {path}")
+        return generalist

@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+import torch
 
 from dexndm_agents.algorithms import algorithm_class
+from dexndm_envs.provenance import build_info, check_build
 
 
 @runtime_checkable
@@ -114,7 +116,12 @@ def save_sb3_policy(
     zip_path = Path(path).with_suffix(".zip")
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     model.save(zip_path)
-    meta = {"format": "sb3", "algo": algo, "env_kwargs": env_kwargs}
+    meta = {
+        "format": "sb3",
+        "algo": algo,
+        "env_kwargs": env_kwargs,
+        "build": build_info(torch=torch.__version__),
+    }
     if gait is not None:
         meta["gait_residual"] = gait
     norm_path = zip_path.with_suffix(".obs_norm.npz")
@@ -156,6 +163,7 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
             "(save policies with dexndm_agents.save_sb3_policy)"
         )
     meta = json.loads(meta_path.read_text())
+    check_build(meta.get("build"), f"policy {path}")
     model = algorithm_class(meta["algo"]).load(path, device=device)
     normalizer = None
     if "obs_norm" in meta:

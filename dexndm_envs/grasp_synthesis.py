@@ -37,6 +37,7 @@ from dexndm_envs.config import RandomizationConfig, RotateConfig
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.grasps import CACHE_VERSION, GRASP_CACHE_PATH, ROW_SIZE, Grasp, GraspCache
 from dexndm_envs.objects import ObjectSpec, object_library
+from dexndm_envs.provenance import build_info
 from dexndm_envs.task import WRISTS
 
 _NOMINAL_POSE = np.array([0.8, 0.0, 0.8, 0.5] * 3 + [1.5, 0.8, 0.5, 0.3])
@@ -345,7 +346,10 @@ def build_cache(
             pool.shutdown()
     meta = dict(base.meta) if base is not None else {}
     meta.update(
-        version=CACHE_VERSION, seed=seed, grasp_center_palm=scene.GRASP_CENTER_PALM.tolist()
+        version=CACHE_VERSION,
+        seed=seed,
+        grasp_center_palm=scene.GRASP_CENTER_PALM.tolist(),
+        build=build_info(),
     )
     meta.setdefault("passes", []).append(
         {"per_key": per_key, "max_attempts": max_attempts, "synthesis": dataclasses.asdict(config)}

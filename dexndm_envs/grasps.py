@@ -18,6 +18,7 @@ import numpy as np
 
 from dexndm_envs import geometry, scene
 from dexndm_envs.constants import NUM_JOINTS
+from dexndm_envs.provenance import check_build
 
 GRASP_CACHE_PATH = scene.ASSETS_DIR / "grasps.npz"
 CACHE_VERSION = 1
@@ -119,10 +120,13 @@ class GraspCache:
                         f"expected (N, {ROW_SIZE})"
                     )
                 grasps[(obj, wrist)] = rows
+        check_build(meta.get("build"), f"grasp cache {path}")
         return cls(grasps, meta)
 
     def save(self, path: str | Path) -> None:
-        """Write atomically: a crash leaves the old file or the new one, never half of one."""
+        """Write atomically: a crash leaves the old file or the new one, never half of one.
+        meta["build"] should say which versions made or last validated the grasps
+        (provenance.build_info)."""
         path = Path(path)
         tmp = path.with_name(path.name + ".tmp.npz")
         arrays = {

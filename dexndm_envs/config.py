@@ -63,7 +63,9 @@ class RandomizationConfig:
     """Multiplier on the object's nominal size (which sits mid-range of the paper's scales)."""
     object_com_offset_m: float = 0.005
     """Centre of mass moved by up to this much along each object axis."""
-    actuator_kp_scale: tuple[float, float] = (0.8, 1.2)
+    actuator_kp_scale: tuple[float, float] = (0.51, 1.61)
+    """Per-joint multiplier on the hand config's stiffness: the nominal 3.0 N m/rad spans the
+    paper's identified per-joint gains, 1.53-4.82 N m/rad."""
     joint_damping_scale: tuple[float, float] = (0.7, 1.3)
     joint_friction_scale: tuple[float, float] = (0.5, 2.0)
     obs_noise_rad: float = 0.005

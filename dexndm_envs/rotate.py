@@ -32,6 +32,7 @@ from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.grasps import OBJECT_QUAT_COLUMNS, Grasp, GraspCache, default_cache
 from dexndm_envs.hand_config import HandConfig, load_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile
+from dexndm_envs.nominal_hand import NominalActuators
 from dexndm_envs.objects import ObjectSpec, resolve_object_set
 from dexndm_envs.randomization import Randomizer
 from dexndm_envs.rewards import RewardTerms
@@ -58,20 +59,23 @@ class RotateEnv(gym.Env):
 
     Args:
         object_set: a category ("cylinder", "cuboid", "long_cuboid", "small_cylinder",
-            "complex"), "all", an object name, or a list of those.
+            "complex"), "all", an object name, or a list of those. The default, cylinders
+            palm up about +z, is the shipped policy's task (load_pretrained()).
         wrist: a named wrist orientation (task.WRISTS), "random", or a quaternion (w, x, y, z).
         axis: "+x", "-x", "+y", "-y", "+z", "-z", "random", "general", or a 3-vector (world).
         obs_mode: "proprio" (what hardware offers) or "oracle" (plus privileged state).
         history_len: T, the number of (joint position, joint target) pairs observed.
-        hardware: "ideal" (the nominal position actuators policies train on) or "virtual"
-            (the virtual LEAP hand: Dynamixel servos and gear trains, dexndm_envs.virtual_hand;
+        hardware: "ideal" (the nominal position actuators policies train on, with the gains
+            and torque limit of hand_config: dexndm_envs.nominal_hand) or "virtual" (the
+            virtual LEAP hand: Dynamixel servos and gear trains, dexndm_envs.virtual_hand;
             joint positions are then the servos' quantised, delayed readings).
         hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand: the per-motor spread is drawn from it.
-        hand_config: the virtual hand's servo settings (gains, Goal Current: its torque limit)
-            as DexNDM-Real-v0 takes them: a HandConfig or a YAML/JSON hand config
-            (real/leap_hand.yaml); the public LEAP defaults when None.
+        hand_config: the hand's servo settings (gains, Goal Current: its torque limit) as
+            DexNDM-Real-v0 takes them: a HandConfig or a YAML/JSON hand config
+            (real/leap_hand.yaml); the public LEAP defaults when None. Both the ideal and
+            the virtual hand run them.
         domain_randomization: switch randomisation on or off (overrides the config's flag).
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
@@ -89,11 +93,11 @@ class RotateEnv(gym.Env):
 
     def __init__(
         self,
-        object_set: str | Sequence[str] = "all",
+        object_set: str | Sequence[str] = "cylinder",
         wrist: str | Sequence[float] = "palm_up",
         axis: str | Sequence[float] = "+z",
         obs_mode: str = "proprio",
-        history_len: int = 3,
+        history_len: int = interface.DEFAULT_HISTORY_LEN,
         hardware: str = "ideal",
         hardware_profile: HardwareProfile | str | Path = "default",
         hardware_seed: int = 0,
@@ -119,9 +123,10 @@ class RotateEnv(gym.Env):
         if hardware not in HARDWARE:
             raise ValueError(f"unknown hardware {hardware!r}; valid: {', '.join(HARDWARE)}")
         self.hardware = hardware
-        # the ideal hand ignores the profile and the hand config; both are still checked, so a
-        # typo never goes unseen
-        motors = VirtualMotors(hardware_profile, hardware_seed, load_hand_config(hand_config))
+        # the ideal hand ignores the profile; it is still checked, so a typo never goes unseen
+        self.hand_config = load_hand_config(hand_config)
+        self.actuators = NominalActuators.from_hand_config(self.hand_config)
+        motors = VirtualMotors(hardware_profile, hardware_seed, self.hand_config)
         self.motors = motors if hardware == "virtual" else None
         self.config = merge_config(default_config(), config)
         if domain_randomization is not None:
@@ -205,7 +210,7 @@ class RotateEnv(gym.Env):
     def _use_object(self, obj: ObjectSpec) -> None:
         """Make obj's scene the current model (compiled on first use, then kept)."""
         if obj.name not in self._models:
-            model = scene.compile_scene(obj, self.config.sim_dt_s)
+            model = scene.compile_scene(obj, self.config.sim_dt_s, self.actuators)
             self._models[obj.name] = (model, mujoco.MjData(model), scene.ObjectPhysics(model))
         model, data, physics = self._models[obj.name]
         if getattr(self, "model", None) is model:

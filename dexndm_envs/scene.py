@@ -1,8 +1,10 @@
 """MuJoCo scenes: the LEAP hand, one object, lights and a camera.
 
 The hand's MJCF (assets/leap_hand.xml) is included unchanged; the object body comes from
-dexndm_envs.objects. The palm is placed by the environment at each reset so that the grasp
-centre sits at WORLD_CENTER whatever the wrist orientation.
+dexndm_envs.objects. Every compiled scene's hand actuators are then set from a hand config
+(dexndm_envs.nominal_hand): the ideal hand runs the registers the real hand runs. The palm is
+placed by the environment at each reset so that the grasp centre sits at WORLD_CENTER whatever
+the wrist orientation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import mujoco
 import numpy as np
 
 from dexndm_envs import geometry
+from dexndm_envs.nominal_hand import NominalActuators
 from dexndm_envs.objects import ObjectSpec
 
 ASSETS_DIR = Path(__file__).resolve().parent / "assets"
@@ -83,11 +86,16 @@ def _hand_xml_bytes() -> bytes:
     return HAND_XML.read_bytes()
 
 
-def compile_scene(obj: ObjectSpec, sim_dt_s: float) -> mujoco.MjModel:
-    """A freshly compiled model of the scene (each env owns and mutates its own)."""
-    return mujoco.MjModel.from_xml_string(
+def compile_scene(
+    obj: ObjectSpec, sim_dt_s: float, actuators: NominalActuators | None = None
+) -> mujoco.MjModel:
+    """A freshly compiled model of the scene (each env owns and mutates its own), its hand
+    actuators set from `actuators` (the LEAP default hand config's when None)."""
+    model = mujoco.MjModel.from_xml_string(
         scene_xml(obj, sim_dt_s), assets={"leap_hand.xml": _hand_xml_bytes()}
     )
+    (actuators or NominalActuators.from_hand_config()).apply(model)
+    return model
 
 
 class ObjectPhysics:

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from dexndm_envs import constants, scene
+from dexndm_envs.nominal_hand import NominalActuators
 
 FACTS_BODIES = {  # body: (parent, pos, quat), from the facts table
     "if_bs": ("palm", (-0.007, 0.023, -0.0187), (0.500003, 0.5, 0.5, -0.499997)),
@@ -103,7 +104,21 @@ def test_servo_tracks_a_target_within_the_torque_limit(hand):
     data.ctrl[:] = 0.3
     mujoco.mj_step(model, data, nstep=100)  # 1 s at the model's default timestep
     assert np.all(np.abs(data.qpos - 0.3) < 0.05)
-    assert np.all(np.abs(data.actuator_force) <= 0.3 + 1e-9)
+    limit = model.actuator_forcerange[:, 1]
+    assert np.all(np.abs(data.actuator_force) <= limit + 1e-9)
+
+
+def test_the_files_actuators_are_the_default_hand_configs():
+    """The MJCF's kp, kv and forcerange (for opening the file alone) are what every compiled
+    scene writes for the default hand config."""
+    model = mujoco.MjModel.from_xml_path(str(scene.HAND_XML))
+    nominal = NominalActuators.from_hand_config()
+    front = [constants.joint_index(n) for n in constants.JOINT_NAMES if not n.endswith("_rot")]
+    np.testing.assert_allclose(model.actuator_gainprm[front, 0], nominal.kp_nm_per_rad[front], 5e-3)
+    np.testing.assert_allclose(
+        -model.actuator_biasprm[front, 2], nominal.kv_nm_s_per_rad[front], 5e-3
+    )
+    np.testing.assert_allclose(model.actuator_forcerange[:, 1], nominal.torque_limit_nm, 1e-3)
 
 
 def test_self_collision_rules(hand):

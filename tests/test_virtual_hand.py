@@ -257,7 +257,9 @@ def test_virtual_hand_responds_differently_from_the_ideal_one():
     _, virtual, _ = _rollout(2, hardware="virtual")
     n = min(len(ideal), len(virtual))
     gap = np.abs(ideal[:n] - virtual[:n]).mean()
-    assert gap > 0.01  # rad: the reality gap the method has to close
+    # rad: the reality gap the method has to close. Both hands run the same registers (gains,
+    # torque limit), so what is left is friction, backlash, latency, inertia and spread
+    assert gap > 0.005
     assert np.abs(virtual).max() < 3.0  # and the hand stays controllable
 
 

@@ -19,6 +19,10 @@ import numpy as np
 
 from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_NAMES, JOINT_UPPER_RAD, NUM_JOINTS
 
+DEFAULT_HISTORY_LEN = 10
+"""T, the (joint position, joint target) pairs observed by default: the paper's generalist
+input (T = 10) and the shipped policy's, so that the default env and load_pretrained() agree."""
+
 _JOINT_MID = (JOINT_LOWER_RAD + JOINT_UPPER_RAD) / 2.0
 _JOINT_HALF_RANGE = (JOINT_UPPER_RAD - JOINT_LOWER_RAD) / 2.0
 _INV_HALF_RANGE = 1.0 / _JOINT_HALF_RANGE

@@ -71,7 +71,7 @@ class RealHandEnv(gym.Env):
         hand_config: HandConfig | str | Path | None = None,
         wrist: str | Sequence[float] = "palm_up",
         axis: str | Sequence[float] = "+z",
-        history_len: int = 3,
+        history_len: int = interface.DEFAULT_HISTORY_LEN,
         realtime: bool = True,
         tracker: Tracker | None = None,
         bus_timeout_ms: float = 0.0,

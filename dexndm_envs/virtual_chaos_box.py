@@ -105,7 +105,7 @@ class VirtualChaosBoxEnv(gym.Env):
         hardware_profile: HardwareProfile | str | Path = "default",
         hardware_seed: int = 0,
         num_balls: int = NUM_BALLS,
-        history_len: int = 3,
+        history_len: int = interface.DEFAULT_HISTORY_LEN,
         hand_config: HandConfig | str | Path | None = None,
     ) -> None:
         if not isinstance(wrist, str) or wrist not in task.WRISTS:

@@ -15,6 +15,7 @@ from dexndm_agents.pretrained import (
     pretrained_path,
     resolve_policy,
 )
+from dexndm_envs.objects import resolve_object_set
 
 
 def test_every_shipped_policy_file_is_in_the_package():
@@ -64,3 +65,28 @@ def test_programs_take_pretrained_a_shipped_name_or_a_file(tmp_path):
     assert np.array_equal(act(resolve_policy(str(pretrained_path()))), act(default))
     with pytest.raises(FileNotFoundError, match="'pretrained' or a shipped policy"):
         resolve_policy(str(tmp_path / "missing.pt"))
+
+
+def test_the_default_env_and_the_default_policy_work_together():
+    """gym.make with no options is the shipped policy's task, with its history."""
+    policy = dexndm_agents.load_pretrained()
+    env = gym.make("DexNDM-Rotate-v0")
+    default_env = env.unwrapped
+    assert default_env.history.history_len == policy.history_len
+    assert {obj.name for obj in default_env.objects} == {
+        obj.name for obj in resolve_object_set(policy_env_kwargs(policy)["object_set"])
+    }
+    obs, _ = env.reset(seed=0)
+    for _ in range(5):
+        action, _ = policy.predict(obs, deterministic=True)
+        obs, *_ = env.step(action)
+    env.close()
+
+
+def test_a_policy_paired_with_another_history_says_what_it_takes():
+    policy = dexndm_agents.load_pretrained()
+    env = gym.make("DexNDM-Rotate-v0", history_len=3)
+    obs, _ = env.reset(seed=0)
+    with pytest.raises(ValueError, match="history_len 10"):
+        policy.predict(obs, deterministic=True)
+    env.close()

@@ -15,7 +15,7 @@ from gymnasium.envs.registration import register, registry
 
 from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = ["JOINT_NAMES", "NUM_JOINTS", "__version__"]
 

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# The shipped base policy from scratch: two gaits, three oracle teachers trained under domain
+# randomisation, one proprioceptive generalist distilled from them (README: Training).
+#
+# Usage:
+#   bash examples/recipes/base_policy.sh [RUNS_DIR]     # default runs/base_policy
+#
+# Every step writes its own directory under RUNS_DIR and is skipped when its result exists;
+# a training step that was stopped resumes from its newest checkpoint. The generalist is
+# RUNS_DIR/generalist/generalist.pt; ship it with `cp` to dexndm_agents/pretrained/.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+RUNS=${1:-runs/base_policy}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the shipped file was made so: same digits
+
+REWARD='{"reward": {"rot_clip_rad_s": 1.0, "drop": 50, "pose": 0.0, "work": 0.2, "torque": 0.01}}'
+PPO='{"n_steps": 256, "learning_rate": 3e-4, "target_kl": 0.02}'
+GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3)
+TEACHER=(--env.obs-mode oracle --env.domain-randomization --eval-every 250000
+         --eval-episodes 10 --env.config "$REWARD" --hyperparams "$PPO")
+
+step() { echo; echo "== $(date +%H:%M:%S) $*"; }
+
+# train OUT STEPS ARGS...: resume from OUT's newest checkpoint when there is one
+train() {
+  local out=$1 steps=$2
+  shift 2
+  [ -f "$out/final_model.zip" ] && { echo "$out: done"; return; }
+  local last
+  last=$(ls "$out"/checkpoints/ppo_*_steps.zip 2>/dev/null | sort -V | tail -n 1 || true)
+  python examples/train.py "${TEACHER[@]}" "$@" ${last:+--resume "$last"} \
+      --total-timesteps "$steps" --out-dir "$out"
+}
+
+step "gait for every start"
+[ -f "$RUNS/gait/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" --out-dir "$RUNS/gait"
+step "gait for flat starts (0-30 deg)"
+[ -f "$RUNS/gait_flat/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
+    --env.start-tilt-deg 0 30 --out-dir "$RUNS/gait_flat"
+step "teacher on every start"
+train "$RUNS/teacher" 3500000 --gait "$RUNS/gait/gait.json"
+step "on-side specialist (60-90 deg): the teacher trained on its share"
+if [ ! -f "$RUNS/teacher_edge/final_model.zip" ] && [ ! -d "$RUNS/teacher_edge/checkpoints" ]; then
+  mkdir -p "$RUNS/teacher_edge/checkpoints"
+  cp "$RUNS"/teacher/checkpoints/*_3500000_steps.* "$RUNS/teacher_edge/checkpoints/"
+fi
+train "$RUNS/teacher_edge" 4000000 --gait "$RUNS/gait/gait.json" --env.start-tilt-deg 60 90
+step "flat specialist (0-60 deg)"
+train "$RUNS/teacher_flat" 1500000 --gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60
+step "distil the generalist"
+[ -f "$RUNS/generalist/generalist.pt" ] || python examples/distill.py \
+    --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_edge/final_model.zip" \
+    --episodes 400 --width 256 --blocks 3 --epochs 40 --action-noise 0.2 \
+    --out-dir "$RUNS/generalist"  # collected under the specialists' randomisation
+step "done: $RUNS/generalist/generalist.pt"

@@ -1,13 +1,14 @@
 """The virtual LEAP hand behind the Protocol 2.0 server: registers in, MuJoCo physics, readings out.
 
-`VirtualHandBackend` implements the server's MotorBackend: it copies the RAM registers that
-drive a servo (Torque Enable, Position P/I/D Gain, Goal Current, Goal Position) into
-VirtualMotors, advances the MuJoCo scene, and writes Present Position / Velocity / Current and
-Moving back. The scene is the rotation task (an object held in a cached grasp) or the chaos
-box. As on the real servo, switching torque on makes the motor hold where it is: Goal Position
-becomes Present Position. Unlike a servo at power-on, the virtual hand starts with torque on,
-holding its start pose (the grasp, in the task scene), so that a real-time server does not let
-the object fall before a client connects.
+`VirtualHandBackend` implements the server's MotorBackend: it copies the registers that drive
+a servo (Torque Enable, Operating Mode, Current Limit, Position P/I/D Gain, Goal Current, Goal
+Position) into VirtualMotors, advances the MuJoCo scene, and writes Present Position / Velocity
+/ Current and Moving back. The scene is the rotation task (an object in a cached grasp) or the
+chaos box. The servos power up as XC330s do: torque off, in the factory Operating Mode 3, with
+the factory Current Limit - a client brings them up (the VirtualBus holds a motor where it is
+when its torque goes on). Until then nothing holds the fingers: a real-time server lets the
+task's object fall while no client has switched torque on, as the hardware would; a lockstep
+one moves nothing before the first Goal Position write.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ from dexndm_envs.objects import resolve_object_set
 from dexndm_envs.virtual_hand import VirtualMotors
 
 SCENES = ("task", "chaos_box")
-_OPERATING_MODE_POSITION = 3  # e-Manual: position control, torque limited by Current Limit
 
 
 class VirtualHandBackend:
@@ -74,9 +74,9 @@ class VirtualHandBackend:
         start = self._start_pose(object_name, rng)
         mujoco.mj_forward(self.model, self.data)
         self.motors.reset(self.data, start)
+        self.motors.torque_enabled[:] = False  # power-on; apply() follows the tables from here
         self._ids = self.hand.motor_ids
-        self._torque_was_on = np.ones(NUM_JOINTS, dtype=bool)
-        self._goal_in_tables = self.motors.goal_ticks.copy()
+        self._goal_in_tables: np.ndarray | None = None  # the first apply() passes it on
         self._tables_set_up = False
         self._leftover_s = 0.0
 
@@ -100,27 +100,21 @@ class VirtualHandBackend:
 
     # ------------------------------------------------------------ MotorBackend
     def apply(self, tables: Mapping[int, ControlTable]) -> None:
-        """Registers -> servo model (Torque Enable, gains, Goal Current, Goal Position)."""
+        """Registers -> servo model (Torque Enable, Operating Mode, Current Limit, gains, Goal
+        Current, Goal Position); VirtualMotors bounds the current by them."""
         m = self.motors
-        present = m.read_registers()[0]
         goal = np.empty(NUM_JOINTS, dtype=np.int64)
         for i, motor_id in enumerate(self._ids):
             table = tables[motor_id]
-            on = bool(table.get("torque_enable"))
-            if on and not self._torque_was_on[i]:
-                table.set("goal_position", int(present[i]))  # hold where it is
-            self._torque_was_on[i] = on
-            m.torque_enabled[i] = on
+            m.torque_enabled[i] = bool(table.get("torque_enable"))
+            m.operating_mode[i] = table.get("operating_mode")
+            m.current_limit_ma[i] = table.get("current_limit")
+            m.goal_current_ma[i] = table.get("goal_current")
             m.p_gain[i] = table.get("position_p_gain")
             m.i_gain[i] = table.get("position_i_gain")
             m.d_gain[i] = table.get("position_d_gain")
-            limit = table.get("current_limit")
-            if table.get("operating_mode") == _OPERATING_MODE_POSITION:
-                m.goal_current_ma[i] = limit
-            else:
-                m.goal_current_ma[i] = min(abs(table.get("goal_current")), limit)
             goal[i] = table.get("goal_position")
-        if not np.array_equal(goal, self._goal_in_tables):
+        if self._goal_in_tables is None or not np.array_equal(goal, self._goal_in_tables):
             m.write_goal_ticks(goal)
             self._goal_in_tables = goal
 
@@ -138,9 +132,8 @@ class VirtualHandBackend:
         ticks, velocity, current = self.motors.read_registers()
         for i, motor_id in enumerate(self._ids):
             table = tables[motor_id]
-            if not self._tables_set_up:  # torque on, holding the start pose
-                table.set("torque_enable", 1)
-                table.set("goal_position", int(self._goal_in_tables[i]))
+            if not self._tables_set_up:  # power-on: Goal Position reads where the motor is
+                table.set("goal_position", int(ticks[i]))
             table.set("present_position", int(ticks[i]))
             table.set("present_velocity", int(velocity[i]))
             table.set("present_current", int(current[i]))

@@ -7,7 +7,10 @@ Mode 5 and Position PID Gain):
     error_ticks = goal_ticks - encoder_ticks          (12-bit output encoder, 4096 ticks/rev)
     u = K_P * error + K_I * sum(error) - K_D * (change of the reading over derivative_time)
         with K_P = P/128, K_I = I/65536, K_D = D/16
-    current_mA = clip(loop_gain_ma * u, -Goal Current, +Goal Current)
+    current_mA = clip(loop_gain_ma * u, -bound, +bound)
+        bound = min(Goal Current, Current Limit) in mode 5, Current Limit in the position modes
+        (e-Manual, "Current Limit(38)": it bounds the current in every mode), and never more
+        than the stall current the supply can drive (1.8 A at 5 V)
     torque = torque_constant * current, capped by the torque-speed line (stall -> no-load speed)
 
 and then passes the torque through the gear train: backlash (no torque while the motor crosses
@@ -16,9 +19,11 @@ damping and armature of each joint). Goal writes take effect after the command l
 (position in ticks, velocity in 0.229 rpm units, current in mA) are quantised and arrive after the
 read latency. Every motor has its own parameters, drawn from a HardwareProfile for a seed.
 
-Registers are the hardware's own (goal positions in ticks, gains and Goal Current as raw
-values), so the same object serves the in-process env (hardware="virtual") and the virtual hand
-behind the Protocol 2.0 server.
+Registers are the hardware's own (goal positions in ticks, gains, Goal Current, Current Limit
+and Operating Mode as raw values), so the same object serves the in-process env
+(hardware="virtual": torque on in mode 5 with the hand config's currents, as a configured hand
+runs) and the virtual hand behind the Protocol 2.0 server, whose backend copies them from the
+control tables (starting, as an XC330 powers up, with torque off in mode 3).
 """
 
 from __future__ import annotations
@@ -30,7 +35,11 @@ import numpy as np
 
 from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand_config import HandConfig, default_hand_config
+from dexndm_envs.hand_config import (
+    OPERATING_MODE_CURRENT_BASED_POSITION,
+    HandConfig,
+    default_hand_config,
+)
 from dexndm_envs.hardware_profile import HardwareProfile, MotorParams, load_profile, sample_motors
 
 TICKS_PER_RAD = 1.0 / ct.RAD_PER_TICK
@@ -62,6 +71,10 @@ class VirtualMotors:
         self.i_gain = np.asarray(self.hand.position_i_gain, dtype=np.float64)
         self.d_gain = np.asarray(self.hand.position_d_gain, dtype=np.float64)
         self.goal_current_ma = np.asarray(self.hand.goal_current_ma, dtype=np.float64)
+        self.current_limit_ma = np.full(NUM_JOINTS, float(self.hand.current_limit_ma))
+        self.operating_mode = np.full(NUM_JOINTS, OPERATING_MODE_CURRENT_BASED_POSITION)
+        """Operating Mode (11) per motor: 5 bounds the current by Goal Current, any other by
+        Current Limit alone (modes other than the position ones are not modelled)."""
         self.torque_enabled = np.ones(NUM_JOINTS, dtype=bool)
         self.goal_ticks = np.zeros(NUM_JOINTS, dtype=np.int64)
         self._sim_dt_s = 0.0
@@ -156,7 +169,8 @@ class VirtualMotors:
             + self.i_gain / 65536 * self._integral
             - self.d_gain / 16 * qd_motor * TICKS_PER_RAD * p.derivative_time_s
         )
-        current = np.clip(m.loop_gain_ma * u, -self.goal_current_ma, self.goal_current_ma)
+        bound = self.current_bound_ma()
+        current = np.clip(m.loop_gain_ma * u, -bound, bound)
         current = np.where(self.torque_enabled, current, 0.0)
         torque = m.torque_constant_nm_per_ma * current
         # the torque-speed line: driving the way it already turns, less is left at speed
@@ -169,6 +183,13 @@ class VirtualMotors:
         torque = np.where(torque * qd_motor > 0, np.clip(torque, -cap, cap), torque)
         self._current_ma = torque / m.torque_constant_nm_per_ma
         return torque
+
+    def current_bound_ma(self) -> np.ndarray:
+        """The largest |current| (mA) each servo's firmware lets through (module docstring)."""
+        limit = self.current_limit_ma
+        mode_5 = self.operating_mode == OPERATING_MODE_CURRENT_BASED_POSITION
+        bound = np.where(mode_5, np.minimum(np.abs(self.goal_current_ma), limit), limit)
+        return np.minimum(bound, self.profile.stall_current_a * 1e3)
 
     def _gear_torque(self, torque: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Joint torque after the backlash; and where the gears are in contact all step long.

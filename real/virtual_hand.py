@@ -2,13 +2,15 @@
 
 Prints `PORT=<path>` on a line of its own, then serves until interrupted (Ctrl-C). Anything
 that talks to a LEAP hand (DexNDM-Real-v0, real/collect_chaos_box.py, real/calibrate.py, the
-official dynamixel-sdk) can be pointed at that path instead of /dev/ttyUSB0.
+official dynamixel-sdk) can be pointed at that path instead of /dev/ttyUSB0. The servos power
+up as XC330s do (torque off, Operating Mode 3): a client brings them up as it would the hand.
 
 Usage:
     python real/virtual_hand.py                           # task scene, real time
     python real/virtual_hand.py --scene chaos_box --wrist palm_down
     python real/virtual_hand.py --lockstep --drop-rate 0.05 --corrupt-rate 0.01
     python real/virtual_hand.py --dead-motor 5 --overload-motor 12
+    python real/virtual_hand.py --latency-timer-ms 16     # bus timing of a U2D2 as plugged in
 """
 
 from __future__ import annotations
@@ -49,6 +51,9 @@ class Args:
     """Probability that a reply is corrupted (one byte flipped)."""
     delay_ms: float = 0.0
     """Extra delay of every reply (ms)."""
+    latency_timer_ms: float = 0.0
+    """Model the USB adapter: replies wait for its latency timer (16 = the FTDI default, 1 =
+    the usual fix) and the bytes take their time on the 4 Mbaud wire; 0 = software only."""
     dead_motor: tuple[int, ...] = ()
     """IDs of motors that never answer."""
     overload_motor: tuple[int, ...] = ()
@@ -76,11 +81,17 @@ def main(args: Args) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = VirtualDynamixelServer(
-        backend=backend, lockstep=args.lockstep, faults=faults, seed=args.seed
+        backend=backend,
+        lockstep=args.lockstep,
+        faults=faults,
+        seed=args.seed,
+        latency_timer_ms=args.latency_timer_ms,
     )
     try:
         print(f"PORT={server.port_path}", flush=True)
         mode = "lockstep" if args.lockstep else "real time"
+        if args.latency_timer_ms:
+            mode += f", USB latency timer {args.latency_timer_ms:g} ms"
         print(
             f"virtual LEAP hand ({args.profile}, seed {args.seed}, {args.scene}, {args.wrist}, "
             f"{mode}); Ctrl-C to stop",

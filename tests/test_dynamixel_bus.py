@@ -42,6 +42,38 @@ def test_group_read_and_write_follow_the_goals(fast):
         assert server.tables[MOTOR_IDS[0]].get("goal_position") == goal[0]
 
 
+@pytest.mark.parametrize("stuffed", [False, True], ids=["as-xc330s-send", "stuffed"])
+def test_fast_replies_parse_whether_or_not_the_motors_stuff_them(stuffed):
+    # -512 -> -515 reads velocity -4, position -515: FF FF | FD FD FF FF, which un-stuffing
+    # an unstuffed reply would cut; 2048 -> 2045 gives FF FF FD 07, which stuffing lengthens
+    with _server() as server, DynamixelBus(server.port_path) as bus:
+        with server.lock:
+            server.bus.stuff_fast_replies = stuffed
+        bus.set_torque(True)
+        for _ in range(15):  # the followers move 205 ticks per control period
+            bus.write_goal_ticks(np.array([-512] * 2 + [2048] * 14))
+        for k in range(6):
+            goal = np.full(16, 2048)
+            goal[:4] = (-512, -512, 2048, 2048) if k % 2 else (-515, -515, 2045, 2045)
+            bus.write_goal_ticks(goal)
+            ticks, velocity, _ = bus.read_state()
+            np.testing.assert_array_equal(ticks, goal)
+            assert k % 2 or velocity[:4].tolist() == [-4] * 4
+        assert bus.stats["read_retries"] == 0  # every reply parsed, none read again
+
+
+def test_a_hand_left_at_status_return_level_1_is_brought_back():
+    with _server() as server:
+        with server.lock:
+            for table in server.tables.values():
+                table.set("status_return_level", 1)  # writes get no status packet
+        with DynamixelBus(server.port_path) as bus:
+            bus.configure(default_hand_config())
+            bus.set_torque(True)
+            assert bus.read_state()[0].shape == (16,)
+        assert {table.get("status_return_level") for table in server.tables.values()} == {2}
+
+
 def test_configure_writes_the_hand_config_registers():
     config = default_hand_config()
     with _server() as server, DynamixelBus(server.port_path) as bus:

@@ -7,6 +7,7 @@ import pytest
 
 from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.dynamixel import fast_read as fr
 from dexndm_envs.dynamixel import protocol as pr
 
 sdk = pytest.importorskip("dynamixel_sdk", reason="dynamixel-sdk is the reference for the codec")
@@ -170,7 +171,7 @@ def test_fast_sync_read_reply_layout() -> None:
         (2, 0x80, _hex("1F 08 00 00")),
         (3, 0, _hex("00 01 02 03")),
     ]
-    packet, offsets = pr.build_fast_sync_read_status(blocks)
+    packet, offsets = fr.build_fast_read_status(blocks)
     assert packet[:8] == _hex("FF FF FD 00 FE 19 00 55")  # LEN = 1 + 3 * (4 + 4) = 25
     assert offsets == [8, 16, 24]
     for k, (dxl_id, error, data) in enumerate(blocks):
@@ -179,6 +180,37 @@ def test_fast_sync_read_reply_layout() -> None:
         crc_at = start + 2 + len(data)  # every block ends with the CRC of all bytes before it
         assert packet[crc_at : crc_at + 2] == pr.crc16(packet[:crc_at]).to_bytes(2, "little")
     assert len(packet) == offsets[-1] + 2 + 4 + 2
+
+
+# A velocity of -49 and a position of 2045: the bytes FF FF FD that the issue saw misparsed
+_HAZARD = (-49).to_bytes(4, "little", signed=True) + (2045).to_bytes(4, "little")
+
+
+def test_fast_read_reply_is_not_stuffed_and_the_sdk_reads_it() -> None:
+    blocks = [(3, 0, _HAZARD), (7, 0, bytes(4)), (9, 0, _HAZARD[:2] + _hex("FD FD"))]
+    packet, offsets = fr.build_fast_read_status(blocks)  # lengths 8, 4, 4: a bulk read
+    assert b"\xff\xff\xfd\x07" in packet and b"\xff\xff\xfd\xfd\xfd" not in packet
+    assert int.from_bytes(packet[5:7], "little") == 1 + (4 + 8) + 2 * (4 + 4)
+    assert offsets == [8, 20, 28]
+    # dynamixel-sdk 4.1 takes (N + 4)-byte strides from the first ERR, without un-stuffing
+    raw = list(packet)
+    assert bytes(raw[8 + 2 : 8 + 2 + 8]) == _HAZARD
+    assert bytes(raw[28 + 2 : 28 + 2 + 4]) == _HAZARD[:2] + _hex("FD FD")
+    assert pr.crc16(packet[:-2]).to_bytes(2, "little") == packet[-2:]
+
+
+@pytest.mark.parametrize("stuffing", [False, True])
+def test_fast_read_reply_parses_stuffed_or_not(stuffing: bool) -> None:
+    # FF FF FD FD in the data: un-stuffing an unstuffed reply would drop a byte
+    blocks = [(1, 0, _HAZARD), (2, 0x80, _hex("FF FF FD FD 00 00 00 00")), (4, 0, _HAZARD)]
+    packet, offsets = fr.build_fast_read_status(blocks, stuffing=stuffing)
+    assert (len(packet) > offsets[-1] + 12) == stuffing  # stuffing made it longer
+    layout = [(dxl_id, len(data)) for dxl_id, _, data in blocks]
+    assert fr.parse_fast_read_status(packet, layout) == [fr.FastReadBlock(*b) for b in blocks]
+    cut = packet[: offsets[2]] + bytes(2)  # device 4 stayed silent
+    assert [b.dxl_id for b in fr.parse_fast_read_status(cut, layout)] == [1, 2]
+    wrong_order = [(2, 8), (1, 8), (4, 8)]
+    assert fr.parse_fast_read_status(packet, wrong_order) == []
 
 
 def test_control_table_addresses_and_defaults() -> None:

@@ -136,6 +136,7 @@ def test_sync_write_then_sync_read_of_all_motors(
     make_bus: Callable[..., Bus], read_mode: str
 ) -> None:
     _server, port, handler = make_bus(lockstep=True)
+    sync_write(port, handler, 11, 1, dict.fromkeys(IDS, 5))  # current-based position control
     sync_write(port, handler, 102, 2, dict.fromkeys(IDS, 400))  # goal current, mA
     sync_write(port, handler, 64, 1, dict.fromkeys(IDS, 1))
     reader = sdk.GroupSyncRead(port, handler, ct.ADDR_PRESENT_CURRENT, 10)
@@ -235,6 +236,9 @@ def test_overload_sets_alert_until_reboot(make_bus: Callable[..., Bus]) -> None:
 def test_retrying_client_gets_through_a_lossy_bus(make_bus: Callable[..., Bus]) -> None:
     faults = FaultConfig(drop_rate=0.05, corrupt_rate=0.01)
     server, port, handler = make_bus(latency_ms=5.0, lockstep=True, faults=faults, seed=3)
+    # Return Delay Time 0, as the LEAP hand runs: at the factory 500 us, 16 replies take 8 ms,
+    # longer than this client's 5 ms timeout, and the losses would not be the only failures
+    sync_write(port, handler, 9, 1, dict.fromkeys(IDS, 0))
     sync_write(port, handler, 64, 1, dict.fromkeys(IDS, 1))
     reader = sdk.GroupSyncRead(port, handler, 132, 4)
     for dxl_id in IDS:

@@ -31,6 +31,7 @@ import numpy as np
 from dexndm_envs.constants import JOINT_NAMES, MOTOR_IDS
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel import protocol
+from dexndm_envs.dynamixel.fast_read import parse_fast_read_status
 from dexndm_envs.hand_config import OPERATING_MODE_CURRENT_BASED_POSITION, HandConfig
 
 try:
@@ -133,8 +134,9 @@ class DynamixelBus:
 
     # ------------------------------------------------------------ connection
     def open(self, check_motors: bool = True) -> DynamixelBus:
-        """Open the port at the baud rate and (unless told not to) check every motor answers
-        a ping; a hand with a silent motor is not left open."""
+        """Open the port at the baud rate, make every motor answer every instruction (Status
+        Return Level 2) and (unless told not to) check every motor answers a ping; a hand with
+        a silent motor is not left open."""
         port = _PortHandler(self.port_name, self.timeout_ms)
         try:
             opened = port.openPort()
@@ -149,6 +151,7 @@ class DynamixelBus:
         _install_safety_net()
         _open_buses.add(self)
         try:
+            self._answer_everything()
             if check_motors:
                 self.ping_all()
         except DynamixelError:
@@ -157,6 +160,26 @@ class DynamixelBus:
             _open_buses.discard(self)
             raise
         return self
+
+    def _answer_everything(self) -> None:
+        """Status Return Level (68) = 2 on every motor, by one Sync Write.
+
+        Every write here waits for its status packet to learn that it arrived and whether the
+        motor refused it; at level 1 a motor answers only PING and READ (e-Manual, "Status
+        Return Level(68)"), so another program may have left the hand where every write would
+        time out. The level is RAM (2 again after a power cycle); a Sync Write never gets a
+        status packet, so this works at every level.
+        """
+        item = ct.field("status_return_level")
+        writer = sdk.GroupSyncWrite(self._port, self._handler, item.address, item.size)
+        for motor_id in self.motor_ids:
+            writer.addParam(motor_id, [ct.STATUS_RETURN_ALL])
+        with self._lock:
+            result = writer.txPacket()
+        if result != sdk.COMM_SUCCESS:
+            raise PortError(
+                f"cannot write to the motors {self._where()}: {self._handler.getTxRxResult(result)}"
+            )
 
     def close(self) -> None:
         """Torque off on every motor (best effort), then close the port."""
@@ -273,8 +296,11 @@ class DynamixelBus:
     def configure(self, hand: HandConfig) -> None:
         """Set current-based position control and the hand config's gains and currents.
 
-        EEPROM items (operating mode, current limit, return delay) need torque off, so this
-        switches torque off first; switch it on with set_torque(True) afterwards.
+        Works from the power-on state (torque off, factory Operating Mode 3) as from a running
+        hand: EEPROM items (operating mode, current limit, return delay) are writable only with
+        torque off (a motor refuses them otherwise, with an Access Error), so this switches
+        torque off first, then writes EEPROM, then the RAM gains and Goal Current; switch torque
+        on with set_torque(True) afterwards.
         """
         self.set_torque(False)
         for i, motor_id in enumerate(hand.motor_ids):
@@ -360,22 +386,22 @@ class DynamixelBus:
 
     def _fast_replies(self, n: int) -> tuple[dict[int, bytes], list[int]]:
         """Split a Fast Sync Read reply: per motor ERR, ID, DATA, CRC (the last CRC is the
-        packet's). The SDK does not un-stuff this reply, so the whole packet is taken and
-        un-stuffed here."""
+        packet's), in the order the request listed the motors.
+
+        Real XC330s send this reply NOT byte-stuffed: the motors assemble it on the wire, the
+        first sends LEN before the others' data exist, and none sees what the others sent
+        (e-Manual, Protocol 2.0, "Fast Sync Read"); dynamixel-sdk 4.1 reads it so too, its
+        rxPacket(port, fast_option=True) skipping removeStuffing. Firmware or emulators may
+        differ, and a stuffed reply is longer than the layout, so `parse_fast_read_status`
+        tells the two apart by length and reads both. The SDK has checked the packet CRC.
+        """
         packet, result = self._handler.rxPacket(self._port, True)
         if result != sdk.COMM_SUCCESS:
             return {}, list(self.motor_ids)
-        body = protocol.unstuff(bytes(packet[8:-2]))  # from the first ERR byte to before CRC
         replies: dict[int, bytes] = {}
-        stride = n + 4
-        for k in range(len(body) // stride + 1):
-            chunk = body[k * stride : k * stride + n + 2]
-            if len(chunk) < n + 2:
-                break
-            error, motor_id = chunk[0], chunk[1]
-            if motor_id in self.motor_ids:
-                self._check_alert(motor_id, error)
-                replies[motor_id] = bytes(chunk[2:])
+        for block in parse_fast_read_status(packet, [(i, n) for i in self.motor_ids]):
+            self._check_alert(block.dxl_id, block.error)
+            replies[block.dxl_id] = block.data
         return replies, [i for i in self.motor_ids if i not in replies]
 
     def _decode(self, replies: dict[int, bytes]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

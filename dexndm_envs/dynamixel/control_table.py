@@ -58,6 +58,24 @@ DEFAULT_FIRMWARE_VERSION = 52
 """The e-Manual gives no value; any recent X-series firmware number (v41+ flashes the LED)."""
 BAUD_RATE_CODE_4M = 6
 """Baud Rate (8) code for 4 Mbps, the LEAP hand's bus speed (e-Manual: 0=9600 ... 6=4M)."""
+BAUD_RATE_BPS: dict[int, int] = {
+    0: 9_600,
+    1: 57_600,
+    2: 115_200,
+    3: 1_000_000,
+    4: 2_000_000,
+    5: 3_000_000,
+    6: 4_000_000,
+}
+"""Bits per second of each Baud Rate (8) code (e-Manual, XC330-M288 "Baud Rate(8)")."""
+RETURN_DELAY_UNIT_S = 2e-6
+"""Return Delay Time (9) unit: a device waits value x 2 us before its status packet (e-Manual;
+factory value 250 = 500 us, the LEAP hand config sets 0)."""
+OPERATING_MODE_POSITION = 3
+"""Operating Mode (11) of position control, the XC330's factory setting (e-Manual); the LEAP
+hand runs mode 5, current-based position control (hand_config)."""
+STATUS_RETURN_PING, STATUS_RETURN_READ, STATUS_RETURN_ALL = 0, 1, 2
+"""Status Return Level (68) values (e-Manual): answer PING only; PING and READ; everything."""
 EEPROM_END = 64
 """Addresses below this are EEPROM, writable only with Torque Enable (64) = 0."""
 TABLE_SIZE = 148
@@ -128,7 +146,7 @@ FIELDS: tuple[Field, ...] = (
     _f("baud_rate", 8, 1, default=1, maximum=6),
     _f("return_delay_time", 9, 1, default=250, maximum=254),  # unit 2 us
     _f("drive_mode", 10, 1, maximum=5),
-    _f("operating_mode", 11, 1, default=3, maximum=16),  # 5 = current-based position
+    _f("operating_mode", 11, 1, default=OPERATING_MODE_POSITION, maximum=16),  # 5: LEAP
     _f("secondary_id", 12, 1, default=255),
     _f("protocol_type", 13, 1, default=2, minimum=2, maximum=22),
     _f("homing_offset", 20, 4, signed=True, minimum=-1_044_479, maximum=1_044_479),
@@ -137,7 +155,7 @@ FIELDS: tuple[Field, ...] = (
     _f("max_voltage_limit", 32, 2, default=70, minimum=31, maximum=70),  # 0.1 V
     _f("min_voltage_limit", 34, 2, default=35, minimum=31, maximum=70),  # 0.1 V
     _f("pwm_limit", 36, 2, default=885, maximum=885),  # 0.113 %
-    _f("current_limit", 38, 2, default=2352, maximum=2352),  # 1.0 mA
+    _f("current_limit", 38, 2, default=2352, maximum=2352),  # 1.0 mA; bounds every mode
     _f("velocity_limit", 44, 4, default=350, maximum=2047),  # 0.229 rpm
     _f("max_position_limit", 48, 4, default=4095, maximum=4095),
     _f("min_position_limit", 52, 4, default=0, maximum=4095),
@@ -147,7 +165,7 @@ FIELDS: tuple[Field, ...] = (
     # RAM area
     _f("torque_enable", 64, 1, maximum=1),
     _f("led", 65, 1, maximum=1),
-    _f("status_return_level", 68, 1, default=2, maximum=2),
+    _f("status_return_level", 68, 1, default=STATUS_RETURN_ALL, maximum=2),
     _f("registered_instruction", 69, 1, "R"),
     _f("hardware_error_status", 70, 1, "R"),
     _f("velocity_i_gain", 76, 2, default=1600, maximum=16383),

@@ -11,8 +11,9 @@ stuffed packet (e-Manual, "Packet Process": stuff, then fix LEN, then compute th
 
 dynamixel-sdk 4.1 does NOT stuff the instruction packets it sends (its `addStuffing` rebinds a
 local list, so a stuffed packet never reaches the port) while it does un-stuff replies other
-than fast sync read ones. `PacketParser` therefore frames requests by LEN alone and only removes
-stuffing when the raw parameters do not fit the instruction's layout but the un-stuffed ones do.
+than the fast reads' combined ones (fast_read.py builds and parses those). `PacketParser`
+therefore frames requests by LEN alone and only removes stuffing when the raw parameters do not
+fit the instruction's layout but the un-stuffed ones do.
 
 Example:
     >>> build_instruction(1, Instruction.PING).hex(" ")
@@ -21,7 +22,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -37,8 +38,8 @@ _STUFFING_TRIGGER = b"\xff\xff\xfd"
 
 
 class Instruction(IntEnum):
-    """Instruction codes (e-Manual, Protocol 2.0, "Instruction"; fast sync read from
-    dynamixel-sdk 4.1, `INST_FAST_SYNC_READ`)."""
+    """Instruction codes (e-Manual, Protocol 2.0, "Instruction"; the fast reads as
+    dynamixel-sdk 4.1 names them, `INST_FAST_SYNC_READ` and `INST_FAST_BULK_READ`)."""
 
     PING = 0x01
     READ = 0x02
@@ -54,6 +55,20 @@ class Instruction(IntEnum):
     FAST_SYNC_READ = 0x8A
     BULK_READ = 0x92
     BULK_WRITE = 0x93
+    FAST_BULK_READ = 0x9A
+
+
+READ_INSTRUCTIONS = frozenset(
+    {
+        Instruction.READ,
+        Instruction.SYNC_READ,
+        Instruction.BULK_READ,
+        Instruction.FAST_SYNC_READ,
+        Instruction.FAST_BULK_READ,
+    }
+)
+"""The instructions a device answers at Status Return Level 1 besides PING (e-Manual, X-series
+"Status Return Level(68)": 1 = "PING and READ"; the group and fast reads are READs too)."""
 
 
 class StatusError(IntEnum):
@@ -218,6 +233,13 @@ def sync_read_params(address: int, length: int, dxl_ids: Iterable[int]) -> bytes
     return read_params(address, length) + bytes(dxl_ids)
 
 
+def bulk_read_params(items: Iterable[tuple[int, int, int]]) -> bytes:
+    """Params of BULK READ / FAST BULK READ: ID, address, length per (dxl_id, address, length)."""
+    return b"".join(
+        bytes([dxl_id]) + read_params(address, length) for dxl_id, address, length in items
+    )
+
+
 def sync_write_params(address: int, length: int, data_by_id: Mapping[int, bytes]) -> bytes:
     """Params of SYNC WRITE: address, length, then ID + `length` data bytes per device."""
     params = bytearray(read_params(address, length))
@@ -248,45 +270,6 @@ def parse_status(packet: bytes) -> StatusPacket:
         raise PacketError(f"instruction 0x{packet[7]:02X} is not STATUS (0x55)")
     body = unstuff(packet[7:-2])
     return StatusPacket(dxl_id=packet[4], error=body[1], params=bytes(body[2:]))
-
-
-def build_fast_sync_read_status(
-    blocks: Sequence[tuple[int, int, bytes]],
-) -> tuple[bytes, list[int]]:
-    """The one combined reply to FAST SYNC READ, and where each device's block starts in it.
-
-    Layout: FF FF FD 00 FE LEN 55 | ERR ID DATA CRC | ERR ID DATA CRC | ... where the first
-    block's ERR sits in the ERR position of an ordinary status packet and LEN = 1 + sum(4 + N).
-    On the bus each device appends its block with the CRC of everything before it, so every
-    block's CRC is the CRC of the packet so far and the last one is the packet CRC (layout as
-    dynamixel-sdk 4.1 `GroupSyncRead.fastSyncReadRxPacket` reads it: (N + 4) bytes per device
-    from the first ERR on). The body is stuffed per protocol; the inner CRCs are computed
-    before stuffing (only differs when data contain FF FF FD). NOTE: dynamixel-sdk 4.1 does not
-    un-stuff fast sync read replies (`rxPacket(port, True)` skips `removeStuffing`), so data
-    that contain FF FF FD reach it shifted; real devices have the same problem with the SDK.
-
-    Args:
-        blocks: (dxl_id, error, data) per device, in the order the request listed the IDs.
-
-    Returns:
-        (packet, offsets): offsets[k] is the index of device k's ERR byte in the packet, so
-        packet[:offsets[k]] is what the bus carries when device k does not answer.
-    """
-    if not blocks:
-        raise PacketError("a fast sync read reply needs at least one device")
-    unstuffed_length = 1 + sum(4 + len(data) for _, _, data in blocks)
-    prefix = HEADER + bytes([BROADCAST_ID]) + unstuffed_length.to_bytes(2, "little")
-    body = bytearray([Instruction.STATUS])
-    starts = []
-    for index, (dxl_id, error, data) in enumerate(blocks):
-        starts.append(len(body))
-        body += bytes([error, dxl_id]) + bytes(data)
-        if index < len(blocks) - 1:
-            body += crc16(prefix + body).to_bytes(2, "little")
-    stuffed = stuff(body)
-    packet = HEADER + bytes([BROADCAST_ID]) + (len(stuffed) + 2).to_bytes(2, "little") + stuffed
-    packet += crc16(packet).to_bytes(2, "little")
-    return packet, [7 + len(stuff(body[:start])) for start in starts]
 
 
 # ---------------------------------------------------------------- streaming parser
@@ -389,6 +372,6 @@ def _fits_layout(instruction: int, params: bytes) -> bool:
     if instruction == Instruction.SYNC_WRITE:
         item_size = int.from_bytes(params[2:4], "little") if count >= 4 else 0
         return item_size > 0 and count > 4 and (count - 4) % (item_size + 1) == 0
-    if instruction == Instruction.BULK_READ:
+    if instruction in (Instruction.BULK_READ, Instruction.FAST_BULK_READ):
         return count > 0 and count % 5 == 0
     return True

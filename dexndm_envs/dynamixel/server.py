@@ -16,6 +16,11 @@ Timing: with lockstep=True the physics advances exactly one `control_period_s` p
 that writes Goal Position (116) - WRITE or SYNC WRITE, once per instruction - and never
 otherwise. With lockstep=False (default) it follows wall time: before each request and every
 `idle_period_s` while idle the server calls apply, advance(elapsed) and report.
+
+Bus timing: each reply is held back by the devices' Return Delay Time (addr 9; 500 us at the
+factory setting, 0 in the LEAP hand config) and, with latency_timer_ms > 0, by the wire at the
+bus's baud rate and the USB adapter's latency timer (usb_adapter.py): 16 ms is the FTDI
+default, 1 ms the usual fix. The default 0 leaves the adapter out, so tests run fast.
 """
 
 from __future__ import annotations
@@ -31,10 +36,17 @@ from types import TracebackType
 from typing import Protocol
 
 from dexndm_envs.constants import CTRL_DT_S, MOTOR_IDS
-from dexndm_envs.dynamixel.control_table import RAD_PER_TICK, VELOCITY_UNIT_RAD_S, ControlTable
+from dexndm_envs.dynamixel.control_table import (
+    BAUD_RATE_BPS,
+    OPERATING_MODE_POSITION,
+    RAD_PER_TICK,
+    VELOCITY_UNIT_RAD_S,
+    ControlTable,
+)
 from dexndm_envs.dynamixel.devices import FaultConfig as FaultConfig
 from dexndm_envs.dynamixel.devices import VirtualBus
-from dexndm_envs.dynamixel.protocol import PacketParser
+from dexndm_envs.dynamixel.protocol import CorruptPacket, InstructionPacket, PacketParser
+from dexndm_envs.dynamixel.usb_adapter import UsbAdapter, wire_time_s
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +77,9 @@ class FollowerBackend:
     """Each motor's position moves towards its goal at a fixed speed while torque is on.
 
     Present Velocity is the speed of that motion and Present Current what a proportional
-    position loop would draw (Position P Gain / 128 mA per tick of error, clipped to
-    +-|Goal Current|), both signed like the motion, so the server is useful without MuJoCo.
+    position loop would draw (Position P Gain / 128 mA per tick of error, clipped to the
+    Current Limit, and in current-based position control (mode 5) to |Goal Current| below
+    it), both signed like the motion, so the server is useful without MuJoCo.
 
     Args:
         motor_ids: the IDs it simulates.
@@ -97,7 +110,7 @@ class FollowerBackend:
             table = tables[dxl_id]
             self._torque_on[dxl_id] = bool(table.get("torque_enable"))
             self._goal_ticks[dxl_id] = float(table.get("goal_position"))
-            self._current_limit_ma[dxl_id] = abs(table.get("goal_current"))
+            self._current_limit_ma[dxl_id] = _current_bound_ma(table)
             self._p_gain[dxl_id] = table.get("position_p_gain")
 
     def advance(self, duration_s: float) -> None:
@@ -126,6 +139,16 @@ class FollowerBackend:
             table.set("moving", int(velocity != 0.0))
 
 
+def _current_bound_ma(table: ControlTable) -> int:
+    """The current the firmware allows: Current Limit (38) in every operating mode, and in
+    current-based position control (5) Goal Current (102) too (e-Manual, "Current Limit(38)",
+    "Goal Current(102)"). The position modes are what the followers model."""
+    limit = table.get("current_limit")
+    if table.get("operating_mode") == OPERATING_MODE_POSITION:
+        return limit
+    return min(abs(table.get("goal_current")), limit)
+
+
 class VirtualDynamixelServer:
     """A bus of virtual Dynamixel devices on a pseudo-terminal.
 
@@ -136,6 +159,8 @@ class VirtualDynamixelServer:
         faults: faults to inject (default: none).
         seed: seed of the generator that draws drops and corruptions.
         idle_period_s: how often the real-time physics is advanced while no request comes.
+        latency_timer_ms: model the USB adapter's latency timer and the wire (16 = the FTDI
+            default, 1 = the usual fix); 0 leaves them out (see the module docstring).
 
     Attributes:
         port_path: the pty's device path; open it like a serial port.
@@ -143,6 +168,7 @@ class VirtualDynamixelServer:
             by ID), `stats` (counters of requests, replies, dropped/corrupted replies, CRC
             errors, requests ignored by dead motors) and `faults` (settable) are its. The
             server thread changes them: hold `lock` while touching them from another thread.
+        adapter: the USB adapter model (usb_adapter.UsbAdapter) that holds replies back.
     """
 
     def __init__(
@@ -154,8 +180,10 @@ class VirtualDynamixelServer:
         faults: FaultConfig | None = None,
         seed: int | None = None,
         idle_period_s: float = 0.005,
+        latency_timer_ms: float = 0.0,
     ) -> None:
         self.bus = VirtualBus(motor_ids, faults, seed, on_goal_position_write=self._lockstep_step)
+        self.adapter = UsbAdapter(latency_timer_ms)
         self.backend: MotorBackend = backend or FollowerBackend(self.motor_ids)
         self.lockstep = lockstep
         self.idle_period_s = idle_period_s
@@ -278,7 +306,8 @@ class VirtualDynamixelServer:
             packets = self._parser.feed(chunk)
             for packet in packets:
                 self._follow_wall_time()
-                self._send(self.bus.handle(packet))
+                replies = self.bus.handle(packet)
+                self._send(replies, self._reply_due_s(packet, replies))
             return len(packets)
 
     def _drop_stale_input(self, stale_after_s: float = 0.05) -> None:
@@ -286,11 +315,27 @@ class VirtualDynamixelServer:
         if self._parser.pending and time.monotonic() - self._last_input_s > stale_after_s:
             logger.debug("dropping %d stale bytes on %s", self._parser.reset(), self.port_path)
 
-    def _send(self, replies: list[bytes]) -> None:
+    def _reply_due_s(
+        self, request: InstructionPacket | CorruptPacket, replies: list[bytes]
+    ) -> float:
+        """When the replies to a request that arrived at _last_input_s reach the client."""
+        due_s = self._last_input_s + self.faults.delay_ms / 1000.0  # a late device (fault)
+        due_s += self.bus.return_delay_s(replies)
+        if replies and self.adapter.enabled:
+            if isinstance(request, CorruptPacket):
+                request_bytes = len(request.raw)
+            else:  # header, ID, LEN, INST, params, CRC
+                request_bytes = 10 + len(request.params)
+            n_bytes = request_bytes + sum(len(reply) for reply in replies)
+            baud_bps = BAUD_RATE_BPS.get(self.tables[self.motor_ids[0]].get("baud_rate"))
+            due_s = self.adapter.delivery_s(due_s + wire_time_s(n_bytes, baud_bps or 4_000_000))
+        return due_s
+
+    def _send(self, replies: list[bytes], due_s: float = 0.0) -> None:
         if not replies:
             return
-        if self.faults.delay_ms > 0.0:
-            time.sleep(self.faults.delay_ms / 1000.0)  # the simulated device is late
+        if (wait_s := due_s - time.monotonic()) > 0.0:
+            time.sleep(wait_s)  # the devices and the USB adapter take this long
         pending = memoryview(b"".join(replies))
         deadline = time.monotonic() + 0.5
         while pending:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
 LINK = re.compile(r"\]\(([^)\s]+)\)")  # [text](target) and ![alt](target)
 PROGRAM = re.compile(r"\b((?:examples|real)/[\w/]+\.py)\b")
 
@@ -31,10 +31,26 @@ def test_every_program_named_exists(page):
     assert not missing, f"{page.name} names programs that do not exist: {missing}"
 
 
-def test_the_docs_pages_are_linked_from_the_readme():
-    readme = (ROOT / "README.md").read_text()
-    linked = {Path(t).name for t in _relative_links(readme) if t.startswith("docs/")}
-    assert {p.name for p in PAGES[1:]} <= linked
+def _reachable_from(page: Path) -> set[Path]:
+    seen, todo = set(), [page]
+    while todo:
+        current = todo.pop()
+        if current in seen or current.suffix != ".md" or not current.is_file():
+            continue
+        seen.add(current)
+        todo += [(current.parent / t).resolve() for t in _relative_links(current.read_text())]
+    return seen
+
+
+def test_every_docs_page_can_be_reached_from_the_readme():
+    reachable = _reachable_from((ROOT / "README.md").resolve())
+    unreachable = [p.relative_to(ROOT) for p in PAGES[1:] if p.resolve() not in reachable]
+    assert not unreachable, f"no link leads from the README to {unreachable}"
+
+
+def test_the_readme_stays_a_readme():
+    """At most 250 lines: measurements go to dated pages under docs/results/."""
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 250
 
 
 def test_a_broken_link_is_caught(tmp_path):

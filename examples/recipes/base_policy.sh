@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The shipped base policy from scratch: two gaits, three oracle teachers trained under domain
-# randomisation, one proprioceptive generalist distilled from them (README: Training).
+# The shipped base policy from scratch: a gait and an oracle specialist for each share of the
+# starts (cylinders flat against the axis, and on their side), the specialists trained under
+# domain randomisation, and one proprioceptive generalist distilled from both
+# (docs/training.md).
 #
 # Usage:
 #   bash examples/recipes/base_policy.sh [RUNS_DIR]     # default runs/base_policy
@@ -32,24 +34,19 @@ train() {
       --total-timesteps "$steps" --out-dir "$out"
 }
 
-step "gait for every start"
-[ -f "$RUNS/gait/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" --out-dir "$RUNS/gait"
-step "gait for flat starts (0-30 deg)"
+step "gait for flat starts (start tilt 0-30 deg)"
 [ -f "$RUNS/gait_flat/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
     --env.start-tilt-deg 0 30 --out-dir "$RUNS/gait_flat"
-step "teacher on every start"
-train "$RUNS/teacher" 3500000 --gait "$RUNS/gait/gait.json"
-step "on-side specialist (60-90 deg): the teacher trained on its share"
-if [ ! -f "$RUNS/teacher_edge/final_model.zip" ] && [ ! -d "$RUNS/teacher_edge/checkpoints" ]; then
-  mkdir -p "$RUNS/teacher_edge/checkpoints"
-  cp "$RUNS"/teacher/checkpoints/*_3500000_steps.* "$RUNS/teacher_edge/checkpoints/"
-fi
-train "$RUNS/teacher_edge" 4000000 --gait "$RUNS/gait/gait.json" --env.start-tilt-deg 60 90
+step "gait for starts on the side (60-90 deg)"
+[ -f "$RUNS/gait_side/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
+    --env.start-tilt-deg 60 90 --out-dir "$RUNS/gait_side"
 step "flat specialist (0-60 deg)"
-train "$RUNS/teacher_flat" 1500000 --gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60
+train "$RUNS/teacher_flat" 2000000 --gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60
+step "on-side specialist (60-90 deg)"
+train "$RUNS/teacher_side" 2000000 --gait "$RUNS/gait_side/gait.json" --env.start-tilt-deg 60 90
 step "distil the generalist"
 [ -f "$RUNS/generalist/generalist.pt" ] || python examples/distill.py \
-    --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_edge/final_model.zip" \
+    --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_side/final_model.zip" \
     --episodes 400 --width 256 --blocks 3 --epochs 40 --action-noise 0.2 \
     --out-dir "$RUNS/generalist"  # collected under the specialists' randomisation
 step "done: $RUNS/generalist/generalist.pt"

@@ -38,16 +38,34 @@ def test_default_policy_acts_on_the_proprio_observation_of_its_task():
     env.close()
 
 
-@pytest.mark.slow
-def test_default_policy_meets_the_bar_as_the_readme_says():
-    """Seeds 0-9 as in the README's table (RotR 265.0, TTF 0.92): the issue's bar, RotR >= 200
-    and TTF >= 0.9 over ten seeded episodes in the sim."""
+BAR_SEEDS = range(5000, 5200)
+"""200 seeds the shipped policy was never selected or tuned on."""
+
+
+def _bar_episodes(domain_randomization: bool) -> list:
     policy = dexndm_agents.load_pretrained()
-    env = gym.make("DexNDM-Rotate-v0", **policy_env_kwargs(policy))
-    results = [run_episode(env, policy, seed).metrics for seed in range(10)]
+    kwargs = {**policy_env_kwargs(policy), "domain_randomization": domain_randomization}
+    env = gym.make("DexNDM-Rotate-v0", **kwargs)
+    results = [run_episode(env, policy, seed) for seed in BAR_SEEDS]
     env.close()
-    assert np.mean([m.rotr for m in results]) >= 200.0
-    assert np.mean([m.ttf for m in results]) >= 0.9
+    return results
+
+
+@pytest.mark.slow
+def test_default_policy_meets_the_bar_on_fresh_seeds():
+    """The default policy's bar (CHANGELOG 0.2.0): on 200 fresh seeds, mean RotR >= 250 and
+    TTF >= 0.9, every third of start tilts (0-30, 30-60, 60-90 deg) at RotR >= 150, and with
+    domain randomisation on at least 85 % of the RotR. About 25 min on 2 cores."""
+    nominal = _bar_episodes(domain_randomization=False)
+    rotr = np.array([r.metrics.rotr for r in nominal])
+    tilt = np.array([r.start_tilt_deg for r in nominal])
+    assert rotr.mean() >= 250.0
+    assert np.mean([r.metrics.ttf for r in nominal]) >= 0.9
+    for low, high in ((0, 30), (30, 60), (60, 90.01)):
+        third = rotr[(tilt >= low) & (tilt < high)]
+        assert third.size and third.mean() >= 150.0, (low, high, third.size, third.mean())
+    randomised = np.array([r.metrics.rotr for r in _bar_episodes(domain_randomization=True)])
+    assert randomised.mean() >= 0.85 * rotr.mean()
 
 
 def test_programs_take_pretrained_a_shipped_name_or_a_file(tmp_path):

@@ -23,6 +23,7 @@ from torch import nn
 
 from dexndm_agents.ndm import build_model
 from dexndm_agents.residual import Adapter, build_adapter
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.provenance import build_info, check_build
 
 FORMAT = "dexndm-bundle"
@@ -140,10 +141,8 @@ def _restore(path: Path, make: Any) -> Any:
 
 
 def _atomic_save(payload: dict[str, Any], path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    torch.save(payload, temp)
-    temp.replace(path)  # a crash mid-write never leaves a half file under the name
+    with atomic_write(path) as file:
+        torch.save(payload, file)
     return path
 
 

@@ -34,6 +34,7 @@ from dexndm_agents.generalist import Generalist, ResidualMLP, observation_stats
 from dexndm_agents.policies import Policy
 from dexndm_agents.splits import split_episode_ids
 from dexndm_envs import interface
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.constants import NUM_JOINTS
 
 ENV_ID = "DexNDM-Rotate-v0"
@@ -90,9 +91,9 @@ class BCDataset:
     def save(self, path: str | Path) -> Path:
         """Write a compressed .npz (the suffix is set to .npz) and return its path."""
         path = Path(path).with_suffix(".npz")
-        path.parent.mkdir(parents=True, exist_ok=True)
         arrays = {k: np.asarray(v) for k, v in vars(self).items()}
-        np.savez_compressed(path, version=DATASET_VERSION, **arrays)
+        with atomic_write(path) as file:
+            np.savez_compressed(file, version=DATASET_VERSION, **arrays)
         return path
 
     @classmethod

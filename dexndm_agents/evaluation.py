@@ -5,8 +5,12 @@ gives the same table on every run. Metrics come from `info["rot_vel"]` (and `rot
 `dropped`) through dexndm_envs.metrics.MetricsTracker, the one place they are computed
 (DexNDM, Metrics: RotR, TTF, RotP, and the radians turned about the axis).
 
+Tables, files, plots and the paired difference of two conditions are in
+dexndm_agents.reports.
+
 Usage:
-    from dexndm_agents.evaluation import ZeroPolicy, evaluate_grid, format_table, save_table
+    from dexndm_agents.evaluation import ZeroPolicy, evaluate_grid
+    from dexndm_agents.reports import format_table, format_tilt_summary, save_table
 
     rows = evaluate_grid(ZeroPolicy(), ["cylinder"], ["palm_up", "palm_down"], ["+z"])
     print(format_table(rows))
@@ -15,18 +19,15 @@ Usage:
     episodes = []  # every episode too, to see where a policy fails
     evaluate_grid(policy, ["cylinder"], ["palm_up"], ["+z"], episode_rows=episodes)
     print(format_tilt_summary(episodes))
-    save_episodes(episodes, "outputs/evaluation")
 """
 
 from __future__ import annotations
 
-import csv
 import itertools
-import json
 import re
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -401,136 +402,3 @@ def _file_stem(*parts: str) -> str:
     """A file name from grid names: "+z" -> "pz", "-x" -> "mx", anything odd -> "_"."""
     names = [re.sub(r"[^A-Za-z0-9_]", "_", p.replace("+", "p").replace("-", "m")) for p in parts]
     return "_".join(names)
-
-
-def format_table(rows: Sequence[GridRow]) -> str:
-    """The rows as an aligned text table: RotR and TTF as mean ± std, RotP, rot (rad), drops."""
-    header = ["object set", "wrist", "axis", "eps", "RotR", "TTF", "RotP", "rot (rad)", "drops"]
-    body = [
-        [
-            row.object_set,
-            row.wrist,
-            row.axis,
-            str(row.episodes),
-            f"{row.rotr_mean:.2f} ± {row.rotr_std:.2f}",
-            f"{row.ttf_mean:.3f} ± {row.ttf_std:.3f}",
-            f"{row.rotp_mean:.3f}",
-            f"{row.rotation_rad_mean:.2f}",
-            f"{row.drop_rate:.0%}",
-        ]
-        for row in rows
-    ]
-    widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
-    left = 3  # the name columns are left-aligned, the numbers right-aligned
-
-    def fmt(line: list[str]) -> str:
-        cells = [
-            c.ljust(w) if i < left else c.rjust(w)
-            for i, (c, w) in enumerate(zip(line, widths, strict=True))
-        ]
-        return "  ".join(cells).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([fmt(header), rule, *(fmt(line) for line in body)])
-
-
-def save_table(
-    rows: Sequence[GridRow], out_dir: str | Path, stem: str = "evaluation"
-) -> tuple[Path, Path]:
-    """Write the rows to `<out_dir>/<stem>.csv` and `<out_dir>/<stem>.json` (a list of rows).
-
-    Returns:
-        The paths of the CSV and the JSON file.
-    """
-    return _write_csv_and_json(GridRow, [row.as_dict() for row in rows], out_dir, stem)
-
-
-def save_episodes(
-    rows: Sequence[EpisodeRow], out_dir: str | Path, stem: str = "episodes"
-) -> tuple[Path, Path]:
-    """Write episode rows to `<out_dir>/<stem>.csv` and `<out_dir>/<stem>.json`, as save_table."""
-    return _write_csv_and_json(EpisodeRow, [row.as_dict() for row in rows], out_dir, stem)
-
-
-def _write_csv_and_json(
-    row_type: type, records: list[dict[str, Any]], out_dir: str | Path, stem: str
-) -> tuple[Path, Path]:
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
-    with csv_path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=[f.name for f in fields(row_type)])
-        writer.writeheader()
-        writer.writerows(records)
-    json_path.write_text(json.dumps(records, indent=2) + "\n")
-    return csv_path, json_path
-
-
-TILT_BINS_DEG = (0.0, 30.0, 60.0, 90.0)
-"""Edges of the start-tilt bins of format_tilt_summary (the last bin includes 90)."""
-
-
-def tilt_summary(rows: Sequence[EpisodeRow]) -> list[dict[str, Any]]:
-    """Episodes grouped by start tilt (TILT_BINS_DEG): count, RotR mean and standard error,
-    TTF mean and drop rate per bin; empty bins are left out."""
-    summary = []
-    for low, high in itertools.pairwise(TILT_BINS_DEG):
-        last = high == TILT_BINS_DEG[-1]
-        chosen = [r for r in rows if low <= r.start_tilt_deg and (r.start_tilt_deg < high or last)]
-        if not chosen:
-            continue
-        rotr = np.array([r.rotr for r in chosen])
-        summary.append(
-            {
-                "tilt_deg": (low, high),
-                "episodes": len(chosen),
-                "rotr_mean": float(rotr.mean()),
-                "rotr_sem": float(rotr.std(ddof=1) / np.sqrt(len(rotr))) if len(rotr) > 1 else 0.0,
-                "ttf_mean": float(np.mean([r.ttf for r in chosen])),
-                "drop_rate": float(np.mean([r.dropped for r in chosen])),
-            }
-        )
-    return summary
-
-
-def format_tilt_summary(rows: Sequence[EpisodeRow]) -> str:
-    """tilt_summary as a text table: how the policy does by how the object started."""
-    lines = ["start tilt (object z to axis)  eps    RotR (± s.e.)    TTF  drops"]
-    for b in tilt_summary(rows):
-        low, high = b["tilt_deg"]
-        rotr = f"{b['rotr_mean']:.1f} ± {b['rotr_sem']:.1f}"
-        lines.append(
-            f"{f'{low:.0f}-{high:.0f} deg':<30}{b['episodes']:>4}  {rotr:>15}"
-            f"  {b['ttf_mean']:5.2f}  {b['drop_rate']:5.0%}"
-        )
-    return "\n".join(lines)
-
-
-def plot_episodes(rows: Sequence[EpisodeRow], path: str | Path, title: str = "") -> Path:
-    """Each episode's RotR against its start tilt, dropped episodes marked: one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    tilt = np.array([r.start_tilt_deg for r in rows])
-    rotr = np.array([r.rotr for r in rows])
-    dropped = np.array([r.dropped for r in rows], dtype=bool)
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
-    try:
-        ax.scatter(tilt[~dropped], rotr[~dropped], s=14, color="tab:blue", label="held")
-        ax.scatter(tilt[dropped], rotr[dropped], s=22, marker="x", color="tab:red", label="dropped")
-        ax.axhline(0.0, color="0.7", linewidth=0.8)
-        ax.set_xlim(-2, 92)
-        ax.set_xticks(TILT_BINS_DEG)
-        ax.set_xlabel("start tilt: rotation axis to the object's z axis (deg)")
-        ax.set_ylabel("RotR")
-        ax.set_title(title or f"{len(rows)} episodes")
-        ax.legend(loc="best", frameon=False)
-        fig.tight_layout()
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=110)
-    finally:
-        plt.close(fig)
-    return path

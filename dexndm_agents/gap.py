@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.policies import Policy, policy_env_kwargs
+from dexndm_agents.reports import paired_difference
 from dexndm_envs.constants import JOINT_NAMES
 from dexndm_envs.hand_config import HandConfig, load_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile, load_profile
@@ -200,12 +201,12 @@ def breakdown(
     loss = float(np.mean(rotr["ideal"]) - base.mean())
     conditions = {}
     for name, values in rotr.items():
-        gain = np.asarray(values) - base
+        gain, gain_se = paired_difference(values, base)
         conditions[name] = {
             "RotR": float(np.mean(values)),
-            "paired_gain": float(gain.mean()),
-            "paired_gain_se": float(gain.std(ddof=1) / np.sqrt(len(gain))),
-            "share_of_loss": float(gain.mean() / loss) if loss > 0 else float("nan"),
+            "paired_gain": gain,
+            "paired_gain_se": gain_se,
+            "share_of_loss": gain / loss if loss > 0 else float("nan"),
         }
     return {
         "conditions": conditions,

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from dexndm_envs import interface
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.provenance import build_info, check_build
 
 FORMAT = "dexndm-generalist"
@@ -154,7 +155,6 @@ class Generalist:
     def save(self, path: str | Path) -> Path:
         """Write a .pt file (torch.save of a plain dict) that load() and load_policy read."""
         path = Path(path).with_suffix(".pt")
-        path.parent.mkdir(parents=True, exist_ok=True)
         net = self.net
         payload = {
             "format": FORMAT,
@@ -169,7 +169,8 @@ class Generalist:
             "env_kwargs": self.env_kwargs,
             "build": build_info(torch=torch.__version__),
         }
-        torch.save(payload, path)
+        with atomic_write(path) as file:
+            torch.save(payload, file)
         return path
 
     @classmethod

@@ -23,6 +23,10 @@ import numpy as np
 import torch
 
 from dexndm_agents.algorithms import algorithm_class
+from dexndm_agents.gait import PeriodicGait
+from dexndm_agents.gait_residual import GaitResidualPolicy
+from dexndm_agents.generalist import Generalist
+from dexndm_envs.atomic import atomic_write, atomic_write_text
 from dexndm_envs.provenance import build_info, check_build
 
 
@@ -58,7 +62,8 @@ class ObsNormalizer:
         return cls(rms.mean.copy(), rms.var.copy(), vec_normalize.clip_obs, vec_normalize.epsilon)
 
     def save(self, path: Path) -> None:
-        np.savez(path, mean=self.mean, var=self.var, clip=self.clip, epsilon=self.epsilon)
+        with atomic_write(path) as file:
+            np.savez(file, mean=self.mean, var=self.var, clip=self.clip, epsilon=self.epsilon)
 
     @classmethod
     def load(cls, path: Path) -> ObsNormalizer:
@@ -128,7 +133,7 @@ def save_sb3_policy(
     if vec_normalize is not None and vec_normalize.norm_obs:
         ObsNormalizer.from_vec_normalize(vec_normalize).save(norm_path)
         meta["obs_norm"] = norm_path.name
-    zip_path.with_suffix(".json").write_text(json.dumps(meta, indent=2, default=_jsonable))
+    atomic_write_text(zip_path.with_suffix(".json"), json.dumps(meta, indent=2, default=_jsonable))
     return zip_path
 
 
@@ -143,16 +148,12 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     if not path.is_file():
         raise FileNotFoundError(f"no policy file at {path}")
     if path.suffix == ".pt":
-        from dexndm_agents.generalist import Generalist
-
         return Generalist.load(path, device=device)
     if path.suffix == ".json":
         kind = json.loads(path.read_text()).get("format", "")
         if kind == "sb3":  # the record beside an SB3 zip: load the zip
             return load_policy(path.with_suffix(".zip"), device)
         if kind.startswith("periodic_gait"):
-            from dexndm_agents.gait import PeriodicGait
-
             return PeriodicGait.load(path)
     if path.suffix != ".zip":
         raise ValueError(f"{path}: a policy is an SB3 .zip, a generalist .pt or a gait .json file")
@@ -170,9 +171,6 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
         normalizer = ObsNormalizer.load(path.parent / meta["obs_norm"])
     policy = NormalizedPolicy(model, normalizer, meta.get("env_kwargs"))
     if "gait_residual" in meta:
-        from dexndm_agents.gait import PeriodicGait
-        from dexndm_agents.gait_residual import GaitResidualPolicy
-
         record = meta["gait_residual"]
         gait = PeriodicGait.from_record(record["gait"], str(meta_path))
         return GaitResidualPolicy(policy, gait, record["residual_rad"], meta.get("env_kwargs"))

@@ -25,8 +25,6 @@ Usage:
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,6 +36,7 @@ from tqdm.auto import tqdm
 import dexndm_envs  # registers the environments
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.policies import Policy, policy_env_kwargs
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.data import EpisodeWriter, episode_meta
 from dexndm_envs.metrics import EpisodeMetrics
@@ -209,20 +208,14 @@ def _plain(value: Any) -> Any:
 def _save_actions(
     directory: Path, actions: np.ndarray, metrics: list[EpisodeMetrics], seed: int
 ) -> Path:
-    """actions.npz, written to a temporary file and renamed: complete or absent."""
+    """actions.npz, complete or absent (atomic_write)."""
     path = directory / ACTIONS_FILE
-    fd, temp_name = tempfile.mkstemp(dir=directory, prefix=".actions.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            np.savez(
-                file,
-                actions=actions,
-                steps=np.array([m.steps for m in metrics]),
-                dropped=np.array([m.dropped for m in metrics]),
-                seeds=seed + np.arange(len(metrics)),
-            )
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as file:
+        np.savez(
+            file,
+            actions=actions,
+            steps=np.array([m.steps for m in metrics]),
+            dropped=np.array([m.dropped for m in metrics]),
+            seeds=seed + np.arange(len(metrics)),
+        )
     return path

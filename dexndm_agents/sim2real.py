@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dexndm_agents import reports
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.gap import SimNominal, hands
@@ -50,6 +51,7 @@ from dexndm_agents.residual import (
 )
 from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
+from dexndm_envs.atomic import atomic_write_text
 from dexndm_envs.chaos_collection import ActionFile
 from dexndm_envs.data import Episode, load_episodes
 from dexndm_envs.hand_config import load_hand_config
@@ -435,12 +437,11 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
             results[condition]["tracking_error_rad"] = replay_tracking_error(
                 policy, condition, bundles, cfg, replayed
             )
-        cached.parent.mkdir(exist_ok=True)
-        cached.write_text(json.dumps(results[condition], indent=2))
+        atomic_write_text(cached, json.dumps(results[condition], indent=2))
     results["bundles"] = {k: Bundle.load(p).config["figures"] for k, p in bundles.items()}
     study = cfg.out_dir / "model_study.json"
     if not study.is_file():
-        study.write_text(json.dumps(model_study(data, cfg), indent=2))
+        atomic_write_text(study, json.dumps(model_study(data, cfg), indent=2))
     results["model_study"] = json.loads(study.read_text())
     results["config"] = cfg.as_dict()
     return results
@@ -452,12 +453,9 @@ def paired_difference(results: dict[str, Any], condition: str) -> tuple[float, f
     Episodes differ far more from seed to seed than conditions do; pairing by seed removes
     the seed's share of the spread.
     """
-    diff = np.subtract(
+    return reports.paired_difference(
         results[condition]["RotR_per_episode"], results["direct"]["RotR_per_episode"]
     )
-    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(
-        diff
-    ) > 1 else 0.0
 
 
 def share_of_loss(results: dict[str, Any], condition: str) -> float:

@@ -40,6 +40,7 @@ from dexndm_agents.gait_residual import (
 )
 from dexndm_agents.policies import save_sb3_policy
 from dexndm_agents.vec_env import make_vec_env
+from dexndm_envs.atomic import atomic_write_text
 
 ENV_ID = "DexNDM-Rotate-v0"
 
@@ -202,7 +203,9 @@ def train(cfg: TrainConfig) -> Path:
     check_config(cfg)
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "config.json").write_text(json.dumps(dataclasses.asdict(cfg), indent=2, default=str))
+    atomic_write_text(
+        out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2, default=str)
+    )
     env_kwargs = cfg.env.as_kwargs()
     gait = gait_record(cfg)
     venv = make_vec_env(ENV_ID, cfg.n_envs, cfg.seed, env_kwargs, vec=cfg.vec, **_wrapper(cfg))

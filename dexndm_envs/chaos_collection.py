@@ -50,7 +50,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import signal
 import time
 from collections.abc import Mapping
@@ -63,6 +62,7 @@ import gymnasium as gym
 import numpy as np
 
 from dexndm_envs import interface, task
+from dexndm_envs.atomic import atomic_write_text
 from dexndm_envs.constants import (
     CTRL_DT_S,
     JOINT_LOWER_RAD,
@@ -373,9 +373,7 @@ def write_settings(directory: Path, settings: Mapping[str, Any]) -> None:
     path = directory / SETTINGS_FILE
     if path.is_file() and EpisodeWriter(directory).completed():
         return
-    temp = path.with_name(f".{SETTINGS_FILE}.tmp")
-    temp.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\n")
-    os.replace(temp, path)
+    atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------ the episode loop

@@ -32,7 +32,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import zipfile
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -42,6 +41,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
 
 logger = logging.getLogger(__name__)
@@ -246,17 +246,6 @@ def _episode_index(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename in directory durable (POSIX; Windows cannot open a directory)."""
-    if os.name != "posix":
-        return
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class EpisodeWriter:
     """Writes episodes into one directory, each atomically; one writer per directory.
 
@@ -324,25 +313,9 @@ class EpisodeWriter:
             if array is not None
         }
         members[_META_MEMBER] = np.array(_to_json(plain_meta, "metadata"))  # unicode, not pickle
-        self._atomic_save(final, members)
+        with atomic_write(final) as file:
+            np.savez(file, **members)
         return final
-
-    def _atomic_save(self, final: Path, members: dict[str, np.ndarray]) -> None:
-        """Temp file in the same directory (same file system), fsync, rename, fsync dir."""
-        fd, temp_name = tempfile.mkstemp(
-            dir=self.directory, prefix=f".{final.stem}.", suffix=".tmp"
-        )
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(fd, "wb") as file:
-                np.savez(file, **members)
-                file.flush()
-                os.fsync(file.fileno())
-            os.replace(temp, final)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_directory(self.directory)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ import mujoco
 import numpy as np
 
 from dexndm_envs import geometry, scene
+from dexndm_envs.atomic import atomic_write
 from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.provenance import check_build
 
@@ -128,12 +129,11 @@ class GraspCache:
         meta["build"] should say which versions made or last validated the grasps
         (provenance.build_info)."""
         path = Path(path)
-        tmp = path.with_name(path.name + ".tmp.npz")
         arrays = {
             f"{obj}/{wrist}": rows.astype(np.float32) for (obj, wrist), rows in self.grasps.items()
         }
-        np.savez_compressed(tmp, meta=np.array(json.dumps(self.meta)), **arrays)
-        tmp.replace(path)
+        with atomic_write(path) as file:
+            np.savez_compressed(file, meta=np.array(json.dumps(self.meta)), **arrays)
 
     def rows(self, obj: str, wrist: str, scale_range: tuple[float, float] | None) -> np.ndarray:
         """The grasps of one key; with scale_range None only those made at scale 1.

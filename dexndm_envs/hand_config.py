@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from dexndm_envs.atomic import atomic_write_text
 from dexndm_envs.constants import HARDWARE_ANGLE_OFFSET_RAD, JOINT_NAMES, MOTOR_IDS, NUM_JOINTS
 from dexndm_envs.dynamixel.control_table import RAD_PER_TICK
 from dexndm_envs.settings_file import read_fields
@@ -169,6 +170,6 @@ def save_hand_config(config: HandConfig, path: str | Path) -> None:
     path = Path(path)
     data = config.as_dict()
     if path.suffix == ".json":
-        path.write_text(json.dumps(data, indent=2) + "\n")
+        atomic_write_text(path, json.dumps(data, indent=2) + "\n")
     else:
-        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        atomic_write_text(path, yaml.safe_dump(data, sort_keys=False))

@@ -33,19 +33,16 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 
 import tyro
 
-from dexndm_agents.evaluation import (
-    EpisodeRow,
-    RandomPolicy,
-    ZeroPolicy,
-    evaluate_grid,
+from dexndm_agents.evaluation import EpisodeRow, RandomPolicy, ZeroPolicy, evaluate_grid
+from dexndm_agents.policies import Policy
+from dexndm_agents.pretrained import resolve_policy
+from dexndm_agents.reports import (
     format_table,
     format_tilt_summary,
     plot_episodes,
     save_episodes,
     save_table,
 )
-from dexndm_agents.policies import Policy
-from dexndm_agents.pretrained import resolve_policy
 
 BASELINES = ("zero", "random")
 

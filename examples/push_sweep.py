@@ -37,6 +37,7 @@ from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.policies import Policy, policy_env_kwargs
 from dexndm_agents.pretrained import resolve_policy
+from dexndm_agents.reports import paired_difference
 from dexndm_agents.residual import NumpyAdapter
 from dexndm_envs.hardware_profile import load_profile
 
@@ -121,18 +122,17 @@ def main(args: Args) -> None:
     rows = []
     print(f"{'push (mrad)':>12} {'RotR':>8} {'paired gain over push 0':>26}")
     for push, values in rotr.items():
-        gain = values - base
-        error = gain.std(ddof=1) / np.sqrt(len(gain))
+        gain, error = paired_difference(values, base)
         rows.append(
             {
                 "push_rad": push,
                 "RotR": float(values.mean()),
-                "paired_gain": float(gain.mean()),
-                "paired_gain_se": float(error),
+                "paired_gain": gain,
+                "paired_gain_se": error,
                 "RotR_per_episode": values.round(3).tolist(),
             }
         )
-        print(f"{push * 1e3:>12g} {values.mean():>8.1f} {gain.mean():>+17.1f} ± {error:.1f}")
+        print(f"{push * 1e3:>12g} {values.mean():>8.1f} {gain:>+17.1f} ± {error:.1f}")
     print(f"took {(time.perf_counter() - started) / 60:.1f} min")
     if args.out is not None:
         result = {

@@ -20,7 +20,8 @@ import numpy as np
 import tyro
 
 from dexndm_agents.evaluation import run_episode
-from dexndm_agents.gait import PeriodicGait, search_gait
+from dexndm_agents.gait import PeriodicGait
+from dexndm_agents.gait_search import search_gait
 from dexndm_agents.training import EnvOptions
 
 

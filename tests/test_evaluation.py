@@ -20,9 +20,13 @@ from dexndm_agents.evaluation import (
     GridRow,
     ZeroPolicy,
     evaluate_grid,
+    run_episode,
+)
+from dexndm_agents.reports import (
     format_table,
     format_tilt_summary,
-    run_episode,
+    mean_and_se,
+    paired_difference,
     save_episodes,
     save_table,
     tilt_summary,
@@ -334,3 +338,17 @@ def test_evaluate_program_names_what_policy_it_wants(repo_root, tmp_path):
     assert result.returncode != 0
     assert "no such file" in result.stderr and "zero, random" in result.stderr
     assert "'pretrained' or a shipped policy: rotate_palm_up_z" in result.stderr
+
+
+def test_paired_difference_removes_the_seeds_share_of_the_spread():
+    rng = np.random.default_rng(0)
+    seed_effect = rng.normal(200.0, 100.0, 400)  # episodes differ far more than conditions
+    baseline = seed_effect + rng.normal(0.0, 5.0, 400)
+    better = seed_effect + 10.0 + rng.normal(0.0, 5.0, 400)
+    gain, gain_se = paired_difference(better, baseline)
+    assert abs(gain - 10.0) < 3 * gain_se
+    unpaired_se = np.hypot(mean_and_se(better)[1], mean_and_se(baseline)[1])
+    assert gain_se < unpaired_se / 5
+    with pytest.raises(ValueError, match="same seeds"):
+        paired_difference(better, baseline[:-1])
+    assert mean_and_se([3.0]) == (3.0, 0.0)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_agents.gait import PeriodicGait, cross_entropy_search, search_gait
+from dexndm_agents.gait import PeriodicGait
+from dexndm_agents.gait_search import cross_entropy_search, search_gait
 from dexndm_agents.policies import load_policy
 
 

@@ -9,7 +9,7 @@ policy for seeded episodes and writes both:
   the episode's wrist, axis, hardware, object, the policy's name, the seed and its RotR, TTF
   and drop flag in the metadata;
 - `actions.npz`: the actions the env executed, `actions` (episodes, steps, 16) in [-1, 1],
-  ready for chaos_collection.ActionFile.load. An episode that ends early because the object
+  ready for chaos_actions.ActionFile.load. An episode that ends early because the object
   fell is padded with zero actions (the hand holds its last targets) up to `steps`; the
   members `steps` (the real length of each episode), `dropped` and `seeds` say which rows are
   padding, so a consumer can trim or skip them.

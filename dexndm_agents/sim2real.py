@@ -1,6 +1,6 @@
 """The whole DexNDM loop on the virtual LEAP hand, stage by stage, and the paper's comparison.
 
-DESIGN.md "The DexNDM loop": (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
+The loop (docs/dexndm.md): (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
 the hand, (4) the joint-wise NDM and the whole-hand baseline, (5) a residual adapter through
 each, (7) the same metrics on the ideal sim, and on the virtual hand with direct transfer, with
 the whole-hand residual and with DexNDM, on the same seeds; and, for reference, direct transfer
@@ -10,9 +10,11 @@ its targets as in the sim would regain. Every stage writes its result
 under one run directory and a rerun reuses what is there (the chaos box resumes mid-way), so
 a long run that is killed loses at most the stage it was in.
 
+The results' table, shares of the loss and plots are in dexndm_agents.loop_report.
+
 Usage:
     cfg = LoopConfig(out_dir=Path("runs/sim2real"), **PRESETS["quick"])
-    results = run_loop(cfg)          # {"ideal": {"RotR": ...}, "direct": ..., ...}
+    results = run_loop(load_pretrained(), cfg)   # {"ideal": {"RotR": ...}, "direct": ...}
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from dexndm_agents import reports
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.evaluation import run_episode
 from dexndm_agents.gap import SimNominal, hands
@@ -52,7 +53,7 @@ from dexndm_agents.residual import (
 from dexndm_agents.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.wrappers import NDMResidualWrapper
 from dexndm_envs.atomic import atomic_write_text
-from dexndm_envs.chaos_collection import ActionFile
+from dexndm_envs.chaos_actions import ActionFile
 from dexndm_envs.data import Episode, load_episodes
 from dexndm_envs.hand_config import load_hand_config
 from dexndm_envs.metrics import EpisodeMetrics
@@ -445,111 +446,3 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
     results["model_study"] = json.loads(study.read_text())
     results["config"] = cfg.as_dict()
     return results
-
-
-def paired_difference(results: dict[str, Any], condition: str) -> tuple[float, float]:
-    """Mean RotR difference to direct transfer over the same seeds, and its standard error.
-
-    Episodes differ far more from seed to seed than conditions do; pairing by seed removes
-    the seed's share of the spread.
-    """
-    return reports.paired_difference(
-        results[condition]["RotR_per_episode"], results["direct"]["RotR_per_episode"]
-    )
-
-
-def share_of_loss(results: dict[str, Any], condition: str) -> float:
-    """A condition's paired gain over direct transfer as a share of the RotR direct transfer
-    loses from the ideal sim (nan when it loses nothing)."""
-    loss = results["ideal"]["RotR"] - results["direct"]["RotR"]
-    return paired_difference(results, condition)[0] / loss if loss > 0 else float("nan")
-
-
-def format_table(results: dict[str, Any]) -> str:
-    """The comparison as a text table, one row per condition (the reachable hand last, when
-    the results have it), and what each residual regains of the loss and of the reachable
-    hand's share."""
-    lines = [
-        f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
-        f"{'RotR - direct (paired)':>24} {'of the loss':>12} {'tracking (mrad)':>16}"
-    ]
-    shown = [c for c in EVALUATED if c in results]
-    for condition in shown:
-        row = results[condition]
-        rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
-        mean, error = paired_difference(results, condition)
-        share = share_of_loss(results, condition)
-        share_text = "-" if condition in ("ideal", "direct") or np.isnan(share) else f"{share:.0%}"
-        tracking = row.get("tracking_error_rad")
-        tracking_text = "-" if tracking is None else f"{tracking * 1e3:.2f}"
-        lines.append(
-            f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
-            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {share_text:>12} "
-            f"{tracking_text:>16}"
-        )
-    reachable = share_of_loss(results, REACHABLE_HAND) if REACHABLE_HAND in results else np.nan
-    if reachable > 0:
-        for condition in MODEL_KINDS:
-            share = share_of_loss(results, condition)
-            lines.append(
-                f"{condition} regains {share:.0%} of the loss, {share / reachable:.0%} of the "
-                f"reachable hand's {reachable:.0%}"
-            )
-    return "\n".join(lines)
-
-
-def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
-    """Two figures: the comparison (RotR, TTF and the replayed tracking error per condition)
-    and the model study."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    paths = [out_dir / "comparison.png", out_dir / "model_study.png"]
-    colors = dict(
-        zip(EVALUATED, ("grey", "tab:red", "tab:orange", "tab:blue", "silver"), strict=True)
-    )
-    shown = [c for c in EVALUATED if c in results]
-    fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(14, 3.5))
-    rotr = [results[c]["RotR"] for c in shown]
-    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in shown]
-    ax_rotr.bar(shown, rotr, yerr=spread, color=[colors[c] for c in shown])
-    ax_rotr.set_ylabel("RotR (mean +- s.e.)")
-    ax_ttf.bar(shown, [results[c]["TTF"] for c in shown], color="tab:green")
-    ax_ttf.set_ylabel("TTF")
-    tracked = [c for c in shown if "tracking_error_rad" in results[c]]
-    ax_track.bar(
-        tracked,
-        [results[c]["tracking_error_rad"] * 1e3 for c in tracked],
-        color=[colors[c] for c in tracked],
-    )
-    ax_track.set_ylabel("replayed tracking error (mrad)")
-    for ax in (ax_rotr, ax_ttf, ax_track):
-        ax.tick_params(axis="x", labelrotation=20)
-    fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
-    fig.tight_layout()
-    fig.savefig(paths[0], dpi=120)
-    plt.close(fig)
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    rows = results["model_study"]["rows"]
-    for ax, key, title in zip(
-        axes,
-        ("in_distribution_error_rad", "out_of_distribution_error_rad"),
-        ("chaos box (in distribution)", "task rollouts (out of distribution)"),
-        strict=True,
-    ):
-        for kind in ("joint_wise", "whole_hand"):
-            mine = [r for r in rows if r["model"] == kind]
-            ax.plot(
-                [r["transitions"] for r in mine], [r[key] * 1e3 for r in mine], "o-", label=kind
-            )
-        ax.set_xscale("log")
-        ax.set_xlabel("training transitions")
-        ax.set_title(title)
-    axes[0].set_ylabel("next-step error (mrad)")
-    axes[0].legend()
-    fig.tight_layout()
-    fig.savefig(paths[1], dpi=120)
-    plt.close(fig)
-    return paths

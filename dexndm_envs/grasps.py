@@ -164,3 +164,10 @@ class GraspCache:
 def default_cache() -> GraspCache:
     """The cache shipped with the package (loaded once per process)."""
     return GraspCache.load(GRASP_CACHE_PATH)
+
+
+def grasp_tilt_deg(rows: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
+    """Angle (deg, 0-90) between the axis (world) and the object's z axis of each cached grasp
+    row under this wrist orientation."""
+    object_z_palm = geometry.z_axis(np.asarray(rows)[:, OBJECT_QUAT_COLUMNS])
+    return geometry.tilt_deg(object_z_palm @ geometry.quat_to_mat(wrist_quat).T, axis)

@@ -26,10 +26,10 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from dexndm_envs import geometry, interface, scene, task
+from dexndm_envs import interface, scene, task
 from dexndm_envs.config import RotateConfig, default_config, merge_config
 from dexndm_envs.constants import FINGERTIP_SITES, NUM_JOINTS
-from dexndm_envs.grasps import OBJECT_QUAT_COLUMNS, Grasp, GraspCache, default_cache
+from dexndm_envs.grasps import Grasp, GraspCache, default_cache, grasp_tilt_deg
 from dexndm_envs.hand_config import HandConfig, load_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile
 from dexndm_envs.nominal_hand import NominalActuators
@@ -429,13 +429,6 @@ class RotateEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
-
-
-def grasp_tilt_deg(rows: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
-    """Angle (deg, 0-90) between the axis (world) and the object's z axis of each cached grasp
-    row under this wrist orientation."""
-    object_z_palm = geometry.z_axis(np.asarray(rows)[:, OBJECT_QUAT_COLUMNS])
-    return geometry.tilt_deg(object_z_palm @ geometry.quat_to_mat(wrist_quat).T, axis)
 
 
 def _check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None:

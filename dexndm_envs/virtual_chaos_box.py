@@ -38,7 +38,7 @@ import mujoco
 import numpy as np
 from tqdm.auto import tqdm
 
-from dexndm_envs import chaos_box, interface, task
+from dexndm_envs import chaos_actions, chaos_box, interface, task
 from dexndm_envs import chaos_collection as chaos
 from dexndm_envs.constants import (
     CTRL_DT_S,
@@ -233,7 +233,7 @@ def _check_int(name: str, value: Any, low: int | None, high: int | None) -> None
 # ------------------------------------------------------------------ collection
 def collect_virtual_chaos_box(
     out_dir: str | Path,
-    source: chaos.ActionSource,
+    source: chaos_actions.ActionSource,
     episodes: int,
     *,
     wrist: str = "palm_down",
@@ -256,7 +256,7 @@ def collect_virtual_chaos_box(
 
     Args:
         out_dir: the episodes' directory (episode_<index>.npz and collection.json).
-        source: the actions, e.g. chaos_collection.ActionFile or SmoothRandomActions.
+        source: the actions, e.g. chaos_actions.ActionFile or SmoothRandomActions.
         episodes: how many episodes the directory should hold.
         wrist, hardware_profile, hardware_seed, num_balls, hand_config: the env's options.
         seed: episode e's trajectory, noise and the balls' first drop come from it.

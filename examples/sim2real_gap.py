@@ -30,15 +30,9 @@ from typing import Literal
 import torch
 import tyro
 
+from dexndm_agents.loop_report import format_table, plot_results
 from dexndm_agents.pretrained import resolve_policy
-from dexndm_agents.sim2real import (
-    PRESETS,
-    LoopConfig,
-    StaleRunError,
-    format_table,
-    plot_results,
-    run_loop,
-)
+from dexndm_agents.sim2real import PRESETS, LoopConfig, StaleRunError, run_loop
 from dexndm_envs.hand_config import load_hand_config
 from dexndm_envs.hardware_profile import load_profile
 

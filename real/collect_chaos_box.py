@@ -29,6 +29,7 @@ import tyro
 from tqdm import tqdm
 
 import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
+from dexndm_envs import chaos_actions
 from dexndm_envs import chaos_collection as chaos
 from dexndm_envs.data import EpisodeDataError, EpisodeWriter
 from dexndm_envs.dynamixel.bus import DynamixelError
@@ -72,7 +73,7 @@ is raised by 6 sigma during the replay, so keep it small on a real hand (0.05 in
 class Plan(NamedTuple):
     """What was checked before the hand moves."""
 
-    source: chaos.ActionSource
+    source: chaos_actions.ActionSource
     hand: HandConfig
     settings: dict[str, Any]
     writer: EpisodeWriter
@@ -84,9 +85,9 @@ def prepare(args: Args) -> Plan:
     if args.episodes < 1 or args.steps < 1:
         raise chaos.CollectionError("--episodes and --steps must be at least 1")
     if args.actions is None:
-        source: chaos.ActionSource = chaos.SmoothRandomActions(args.steps)
+        source: chaos_actions.ActionSource = chaos_actions.SmoothRandomActions(args.steps)
     else:
-        source = chaos.ActionFile.load(args.actions, args.steps)
+        source = chaos_actions.ActionFile.load(args.actions, args.steps)
     hand = load_hand_config(args.hand_config)
     settings = chaos.collection_settings(
         args.port,

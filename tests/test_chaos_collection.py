@@ -18,8 +18,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dexndm_envs import chaos_actions, interface
 from dexndm_envs import chaos_collection as chaos
-from dexndm_envs import interface
 from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data import load_episodes
 from dexndm_envs.dynamixel.bus import DynamixelBus
@@ -81,11 +81,11 @@ def integrate(actions: np.ndarray, start_rad: np.ndarray) -> np.ndarray:
 
 
 def test_generator_sweeps_inside_the_margins_and_is_fixed_by_seed_and_index():
-    source = chaos.SmoothRandomActions(steps=400)
+    source = chaos_actions.SmoothRandomActions(steps=400)
     start = JOINT_LOWER_RAD.copy()  # at the lower limits: the worst place to start
-    actions = source.actions(7, chaos.episode_rngs(0, 7)[0], start)[0]
-    again = source.actions(7, chaos.episode_rngs(0, 7)[0], start)[0]
-    other = source.actions(8, chaos.episode_rngs(0, 8)[0], start)[0]
+    actions = source.actions(7, chaos_actions.episode_rngs(0, 7)[0], start)[0]
+    again = source.actions(7, chaos_actions.episode_rngs(0, 7)[0], start)[0]
+    other = source.actions(8, chaos_actions.episode_rngs(0, 8)[0], start)[0]
     assert actions.shape == (400, NUM_JOINTS) and np.abs(actions).max() <= 1.0
     np.testing.assert_array_equal(actions, again)
     assert not np.allclose(actions, other)
@@ -98,7 +98,9 @@ def test_generator_sweeps_inside_the_margins_and_is_fixed_by_seed_and_index():
 
 def test_noise_on_half_the_episodes_with_sigma_in_action_units():
     draws = [
-        chaos.add_noise(np.zeros((400, NUM_JOINTS)), chaos.episode_rngs(0, i)[1], 0.5, 0.01)
+        chaos_actions.add_noise(
+            np.zeros((400, NUM_JOINTS)), chaos_actions.episode_rngs(0, i)[1], 0.5, 0.01
+        )
         for i in range(200)
     ]
     applied = [noisy for _, noisy in draws]
@@ -110,7 +112,11 @@ def test_noise_on_half_the_episodes_with_sigma_in_action_units():
 
 def test_action_files_are_checked(tmp_path: Path):
     np.save(tmp_path / "one.npy", np.zeros((30, NUM_JOINTS)))
-    assert chaos.ActionFile.load(tmp_path / "one.npy", steps=20).trajectories.shape == (1, 20, 16)
+    assert chaos_actions.ActionFile.load(tmp_path / "one.npy", steps=20).trajectories.shape == (
+        1,
+        20,
+        16,
+    )
     bad = {
         "short.npz": ({"actions": np.zeros((2, 10, NUM_JOINTS))}, "have 10 steps"),
         "wide.npz": ({"actions": np.full((1, 30, NUM_JOINTS), 2.0)}, "must lie in [-1, 1]"),
@@ -120,13 +126,13 @@ def test_action_files_are_checked(tmp_path: Path):
     for name, (arrays, message) in bad.items():
         np.savez(tmp_path / name, **arrays)
         with pytest.raises(chaos.CollectionError, match=re.escape(message)):
-            chaos.ActionFile.load(tmp_path / name, steps=20)
+            chaos_actions.ActionFile.load(tmp_path / name, steps=20)
 
 
 def _settings(port: str = "/dev/pts/1", wrist: str = "palm_down", **changes) -> dict:
     hand = changes.pop("hand", default_hand_config())
     values = {"seed": 0, "realtime": False, "hardware_note": "", **changes}
-    source = chaos.SmoothRandomActions(steps=20)
+    source = chaos_actions.SmoothRandomActions(steps=20)
     return chaos.collection_settings(port, wrist, None, hand, source, **values)
 
 
@@ -230,8 +236,8 @@ def test_killed_collection_resumes_without_duplicates(hand_port: str, tmp_path: 
     assert [e.index for e in episodes] == list(range(6))
     assert episodes[len(before)].meta["extra"]["follows_episode"] is None  # the resume
     for episode in episodes:  # the noise draw is a function of (seed, index) alone
-        rng = chaos.episode_rngs(0, episode.index)[1]
-        noisy = chaos.add_noise(np.zeros((10, NUM_JOINTS)), rng, 0.5, 0.01)[1]
+        rng = chaos_actions.episode_rngs(0, episode.index)[1]
+        noisy = chaos_actions.add_noise(np.zeros((10, NUM_JOINTS)), rng, 0.5, 0.01)[1]
         assert (episode.meta["action_noise"] is not None) == noisy
 
 

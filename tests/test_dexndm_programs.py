@@ -14,7 +14,8 @@ from conftest import run_program
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.evaluation import ZeroPolicy
-from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env, format_table
+from dexndm_agents.loop_report import format_table
+from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env
 from dexndm_envs.hand_config import default_hand_config, save_hand_config
 
 

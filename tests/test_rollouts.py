@@ -11,7 +11,7 @@ import pytest
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation import ZeroPolicy, run_episode
 from dexndm_agents.rollouts import record_rollouts
-from dexndm_envs.chaos_collection import ActionFile
+from dexndm_envs.chaos_actions import ActionFile
 from dexndm_envs.constants import NUM_JOINTS
 from dexndm_envs.data import load_episodes
 

@@ -12,8 +12,9 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 import dexndm_envs  # noqa: F401
 from dexndm_envs import geometry, grasps, scene, task
 from dexndm_envs.constants import NUM_JOINTS
+from dexndm_envs.grasps import grasp_tilt_deg
 from dexndm_envs.objects import CATEGORIES
-from dexndm_envs.rotate import ORACLE_BLOCKS, grasp_tilt_deg
+from dexndm_envs.rotate import ORACLE_BLOCKS
 
 INFO_ARRAYS = {"object_pos": 3, "object_quat": 4, "joint_pos": 16, "joint_targets": 16}
 

@@ -16,6 +16,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dexndm_envs  # registers the environments
+from dexndm_envs import chaos_actions
 from dexndm_envs import chaos_collection as chaos
 from dexndm_envs.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data import load_episodes
@@ -140,7 +141,9 @@ def test_bad_use_is_refused_before_anything_moves():
 # ------------------------------------------------------------------ collection
 def collect(out: Path, episodes: int, **options) -> list[Path]:
     values = {"num_balls": BALLS, "progress": False, **options}
-    return collect_virtual_chaos_box(out, chaos.SmoothRandomActions(steps=10), episodes, **values)
+    return collect_virtual_chaos_box(
+        out, chaos_actions.SmoothRandomActions(steps=10), episodes, **values
+    )
 
 
 def test_collection_writes_loadable_episodes_of_the_virtual_hand(tmp_path: Path):
@@ -197,7 +200,7 @@ def test_resume_with_another_hand_is_refused(tmp_path: Path):
 
 def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path):
     hand = VirtualChaosBoxEnv(num_balls=0).motors.hand
-    source = chaos.SmoothRandomActions(steps=10)
+    source = chaos_actions.SmoothRandomActions(steps=10)
     values = {"seed": 0, "realtime": True, "hardware_note": "serial 7"}
     real = chaos.collection_settings("/dev/ttyUSB0", "palm_down", None, hand, source, **values)
     assert real["hardware"] is None
@@ -209,7 +212,7 @@ def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path
 def test_target_excitation_offsets_the_targets_past_the_action_bound(tmp_path: Path):
     full_speed = np.ones((1, 40, NUM_JOINTS))  # every joint at the action bound
     np.savez(tmp_path / "actions.npz", actions=full_speed)
-    source = chaos.ActionFile.load(tmp_path / "actions.npz", steps=40)
+    source = chaos_actions.ActionFile.load(tmp_path / "actions.npz", steps=40)
     out = tmp_path / "chaos"
     collect_virtual_chaos_box(
         out, source, 1, num_balls=BALLS, progress=False, target_noise_rad=0.02

@@ -4,7 +4,7 @@ An open-loop gait (dexndm_agents.gait) turns some objects well and drops or reve
 because it cannot see what the object does. Reinforcement learning can close that loop, but
 with relative actions (target += action / 24) every bias of an exploring policy integrates
 over 400 steps, and at the batch sizes two cores afford PPO spends its first million steps
-undoing the drift (README, "Base policy"). Here the agent instead chooses where the targets
+undoing the drift (docs/training.md). Here the agent instead chooses where the targets
 should be, relative to where the gait would put them:
 
     q*(t + 1) = q0 + g(t + 1) - g(0) + residual_rad * clip(a_t, -1, 1)

@@ -4,8 +4,8 @@
     policy = dexndm_agents.load_pretrained()          # the default task: palm up, +z
     action, _ = policy.predict(obs, deterministic=True)
 
-Each entry says what it was trained on and the command that reproduces it (README, "Base
-policies").
+Each entry says what it was trained on; docs/training.md has the recipe that makes the
+default one.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ PRETRAINED: dict[str, PretrainedEntry] = {
         env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
         description="the previous default: the same generalist shape distilled from one "
         "oracle PPO teacher for all grasps; it stalls on cylinders that start flat. The "
-        "README's DexNDM figures were measured with it",
+        "first DexNDM figures were measured with it (docs/results/2026-11_dexndm_0.1.0.md)",
     ),
 }
 DEFAULT_PRETRAINED = "rotate_palm_up_z"

@@ -18,8 +18,8 @@ Two kinds (ADAPTER_KINDS), the same objective:
 - "mlp" (`ResidualAdapter`): an MLP on the last H readings and targets of all 16 joints, the
   paper's o_t. Through the same model it lowers the predicted tracking error further, but on
   the virtual hand it also learns constant offsets and feedback on the readings that the
-  model's errors reward and the hand does not (docs/dexndm_results.md): it cost RotR where
-  the lead gained.
+  model's errors reward and the hand does not: it cost RotR where the lead gained
+  (docs/results/2026-11_dexndm_0.1.0.md).
 
 Usage:
     adapter = build_adapter({"kind": "lead", "history": 2, "bound_rad": 0.05})
@@ -222,12 +222,9 @@ BATCH_SIZE = 512
 LR = 3e-3
 REG: dict[str, float] = {"lead": 1.0, "mlp": 10.0}
 """Weight of the mean squared correction (rad^2) against the mean absolute tracking error
-(rad), per adapter kind. "mlp": measured on the virtual hand with the previous base policy
-(docs/dexndm_results.md): with 1 its corrections averaged about 0.011 rad and cost RotR
-(-16 +- 7.5 against direct transfer, paired by seed); with 10 they cost nothing measurable
-(-1.5 +- 5.3), nor did any weight gain RotR. "lead": 16 numbers cannot single out the model's
-errors, so the weight only breaks ties; with 1 the default bundle's leads are 0.28-0.91 of the
-target change, with 10 they averaged 0.32."""
+(rad), per adapter kind. "mlp": a weight of 1 let its corrections cost RotR on the virtual hand
+and 10 did not (docs/results/2026-11_dexndm_0.1.0.md has the measurements). "lead": 16 numbers
+cannot single out the model's errors, so the weight only breaks ties."""
 EVAL_BATCH_SIZE = 8192
 
 

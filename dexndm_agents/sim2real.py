@@ -94,7 +94,7 @@ class LoopConfig:
     """Target excitation in the chaos box (chaos_collection): without it the replayed policy
     actions, mostly at the action bound, leave the model unable to tell the newest target's
     effect from the older ones', and the adapter corrects the wrong way
-    (docs/dexndm_results.md)."""
+    (docs/results/2026-11_dexndm_0.1.0.md)."""
     window: int = 10
     residual_kind: str = DEFAULT_KIND
     """The adapter (residual.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the

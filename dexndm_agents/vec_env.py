@@ -23,7 +23,8 @@ from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv, VecEnv
 
 VEC_KINDS = ("auto", "threads", "dummy", "subproc")
 AUTO_THREADS_MAX_CORES = 4
-"""Up to this many cores "auto" picks threads in one process (measured on 2 cores: README)."""
+"""Up to this many cores "auto" picks threads in one process (measured on 2 cores with
+examples/benchmarks/learning_speed.py)."""
 
 
 class ThreadedVecEnv(DummyVecEnv):

@@ -54,10 +54,10 @@ on accelerations, so a resting ball sinks about 1 mm while a ball of a few grams
 finger squashes by up to ~7 mm instead of stopping the finger dead."""
 
 NUM_BALLS = 100
-"""Default ball count. The balls take about 23 % of the box (7.6 of 33 L) and settle around
-the hand up to about the palm for every named wrist: under random actions a finger touches a
-ball in 93-100 % of control steps. More balls fill the box faster than random placement can
-find room (it fails above ~150) and cost speed (contacts grow with the pile)."""
+"""Default ball count: enough that the balls settle around the hand up to about the palm for
+every named wrist, so that the fingers work against them most of the time. More balls fill the
+box faster than random placement can find room (it fails above ~150) and cost speed (contacts
+grow with the pile)."""
 
 BOX_MARGIN_M = 0.02
 """Clearance between the hand's reach and the box walls."""

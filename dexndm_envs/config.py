@@ -38,7 +38,7 @@ class RewardConfig:
     """Penalty on the step the object leaves the hand. Not in the paper (0 keeps its reward):
     under its penalties a moving hand can earn less than zero per step, and then a drop, which
     ends the episode, pays. A penalty above what the rest of an episode would cost removes
-    that incentive (README, Base policy)."""
+    that incentive (docs/training.md)."""
     goal_bonus: float = 0.0
     """Bonus for reaching a goal waypoint; 0 switches waypoints off (they are optional)."""
     goal_step_rad: float = 1.5707963267948966

@@ -18,7 +18,7 @@ same registers through the same constants, so change the hand config and both ha
 For the LEAP defaults (P 800 / D 200, side-to-side motors 600 / 150, Goal Current 350 mA):
 kp 3.0 N m/rad (2.24 on the side-to-side joints), kv 0.060 (0.045) N m s/rad, 0.181 N m.
 The ideal hand leaves out what the servo model adds on top: the torque-speed line, backlash,
-latency and quantisation; those are the reality gap (README: the virtual LEAP hand).
+latency and quantisation; those are the reality gap (dexndm_envs.virtual_hand).
 
 Usage:
     from dexndm_envs.nominal_hand import NominalActuators

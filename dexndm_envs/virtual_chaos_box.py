@@ -54,12 +54,9 @@ from dexndm_envs.hardware_profile import HardwareProfile
 from dexndm_envs.virtual_hand import VirtualMotors
 
 NUM_BALLS = chaos_box.NUM_BALLS
-"""Default ball count: the scene's 100. MuJoCo's contact solve dominates a step and grows with
-the pile, so fewer balls run faster, but they leave the fingers unloaded: under
-SmoothRandomActions (800-1200 steps per wrist, 2 loaded cores) a finger touched a ball in
-48-100 % of steps with 100 balls (palm_up lowest; 95-100 % for the other wrists) at 53-93
-steps/s, 8-100 % with 75 balls, 1-85 % with 50 (palm_down 85 %, palm_up 1 %) at 160-230
-steps/s. num_balls=50 suits palm_down only."""
+"""Default ball count: the scene's. MuJoCo's contact solve dominates a step and grows with the
+pile, so fewer balls run faster, but they leave the fingers unloaded, palm up first: fewer
+suit palm_down only."""
 
 MAX_BALLS = 150
 """No more balls fit (chaos_box.NUM_BALLS). Near it, resets take seconds and can fail to find

@@ -2,7 +2,7 @@
 
 On the default virtual hand a hand-set correction regains much of the RotR that direct
 transfer loses, at some sizes more than at others, and the paper's objective does not find it
-(docs/dexndm_results.md, "What does not work, yet"): every joint's target is pushed by
+(docs/results/2026-11_dexndm_0.1.0.md, "What does not work, yet"): every joint's target is pushed by
 
     c * tanh((a_t - q_t) / scale)
 

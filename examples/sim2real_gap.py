@@ -42,7 +42,7 @@ class Args:
     """Reproduce the paper's sim-to-real comparison with the virtual hand as the real one."""
 
     preset: Literal["quick", "full", "smoke"] = "full"
-    """Data and evaluation sizes: quick (~6 min on 2 cores), full (the README's figures), or
+    """Data and evaluation sizes: quick (~6 min on 2 cores), full (the results pages' figures), or
     smoke (every stage in seconds; the figures mean nothing)."""
     policy: str = "pretrained"
     """The base policy: "pretrained" (the shipped one), a shipped policy's name

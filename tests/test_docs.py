@@ -53,6 +53,22 @@ def test_the_readme_stays_a_readme():
     assert len((ROOT / "README.md").read_text().splitlines()) <= 250
 
 
+CODE_DIRS = ("dexndm_envs", "dexndm_agents", "examples", "real")
+CITED_PAGE = re.compile(r"\b((?:docs/[\w./-]+|[A-Z]+)\.md)\b")
+
+
+def test_every_page_the_code_cites_exists():
+    """Docstrings and comments point readers at .md files: each must be there."""
+    cited = {
+        (path.relative_to(ROOT), page)
+        for folder in CODE_DIRS
+        for path in (ROOT / folder).rglob("*.py")
+        for page in CITED_PAGE.findall(path.read_text())
+    }
+    missing = sorted(f"{where}: {page}" for where, page in cited if not (ROOT / page).is_file())
+    assert cited and not missing, f"code cites pages that do not exist: {missing}"
+
+
 def test_a_broken_link_is_caught(tmp_path):
     page = tmp_path / "page.md"
     page.write_text("see [this](nowhere.md) and ![fig](img/there.png) and [web](https://x.org)")

@@ -51,7 +51,7 @@ ORACLE_BLOCKS: list[tuple[str, int]] = [
     ("fingertip_pos", 12),  # world frame, relative to the grasp centre, JOINT order of fingers
     ("fingertip_contact", 4),  # 1 where the fingertip touches the object
 ]
-"""Privileged simulator state appended in obs_mode="oracle" (DESIGN: oracle observations)."""
+"""Privileged simulator state appended in obs_mode="oracle"."""
 
 
 class RotateEnv(gym.Env):
@@ -80,11 +80,10 @@ class RotateEnv(gym.Env):
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
         start_tilt_deg: (low, high): start only from grasps whose object z axis makes an angle
-            in [low, high] deg (folded to 0-90) with the episode's rotation axis; for cylinders
-            0 is a disc spun flat and 90 one rolled about its side. A specialist's training
-            range (the evaluation's per-episode table shows why); all grasps when None. An
-            object with no grasp in the range for the episode's wrist and axis gives way to
-            another of the set; when none has one, reset raises ValueError.
+            in [low, high] deg (folded to 0-90) with the episode's rotation axis (cylinders: 0
+            a disc spun flat, 90 one rolled about its side); all grasps when None. An object
+            with none in the range gives way to another of the set; if none has one, reset
+            raises ValueError.
         render_mode: None, "rgb_array" or "human".
         width, height: size of rendered frames (pixels).
     """
@@ -117,7 +116,7 @@ class RotateEnv(gym.Env):
                 f"unknown render_mode {render_mode!r}; valid: None, "
                 f"{', '.join(self.metadata['render_modes'])}"
             )
-        self.start_tilt_deg = _check_tilt_range(start_tilt_deg)
+        self.start_tilt_deg = task.check_tilt_range(start_tilt_deg)
         if not isinstance(history_len, int | np.integer) or history_len < 1:
             raise ValueError(f"history_len must be a positive integer, got {history_len!r}")
         if hardware not in HARDWARE:
@@ -235,6 +234,26 @@ class RotateEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
+
+    @property
+    def joint_targets(self) -> np.ndarray:
+        """The joint targets commanded now (rad, a copy)."""
+        return self._targets.copy()
+
+    @property
+    def object_body(self) -> int:
+        """The object's body id in `model` (the current object's scene)."""
+        return self._obj_body
+
+    @property
+    def object_qpos(self) -> np.ndarray:
+        """A view of the object's position (3, m) and quaternion (4) in `data.qpos`."""
+        return self.data.qpos[self._obj_qpos : self._obj_qpos + 7]
+
+    @property
+    def object_qvel(self) -> np.ndarray:
+        """A view of its linear (world) and angular (body frame) velocity in `data.qvel`."""
+        return self.data.qvel[self._obj_dof : self._obj_dof + 6]
 
     @property
     def dt(self) -> float:
@@ -429,17 +448,3 @@ class RotateEnv(gym.Env):
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None
-
-
-def _check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None:
-    if tilt is None:
-        return None
-    try:
-        values = np.asarray(tilt, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        values = np.zeros(0)
-    if values.shape != (2,) or not (0.0 <= values[0] < values[1] <= 90.0):
-        raise ValueError(
-            f"start_tilt_deg must be (low, high) with 0 <= low < high <= 90 deg, got {tilt!r}"
-        )
-    return float(values[0]), float(values[1])

@@ -156,3 +156,22 @@ def nearest_named_wrist(quat: np.ndarray) -> str:
         if dot > best_dot:
             best, best_dot = name, dot
     return best
+
+
+def check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None:
+    """A start-tilt range (low, high) in degrees as two floats, or None for every grasp.
+
+    Raises:
+        ValueError: unless 0 <= low < high <= 90.
+    """
+    if tilt is None:
+        return None
+    try:
+        values = np.asarray(tilt, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        values = np.zeros(0)
+    if values.shape != (2,) or not (0.0 <= values[0] < values[1] <= 90.0):
+        raise ValueError(
+            f"start_tilt_deg must be (low, high) with 0 <= low < high <= 90 deg, got {tilt!r}"
+        )
+    return float(values[0]), float(values[1])

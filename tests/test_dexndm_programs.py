@@ -9,7 +9,7 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
-from conftest import run_program
+from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper

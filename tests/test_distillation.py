@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from conftest import run_program
+from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.distillation import (

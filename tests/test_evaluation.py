@@ -11,7 +11,7 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 import pytest
-from conftest import run_program
+from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation import (

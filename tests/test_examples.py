@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 import pytest
-from conftest import run_program
+from helpers import run_program
 
 
 def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):

@@ -55,14 +55,14 @@ def test_target_space_gait_moves_the_env_targets_along_its_wave_around_the_grasp
     )  # small and slow: the action limit never binds, the joint limits stay far
     env = gym.make("DexNDM-Rotate-v0", object_set="cube", history_len=3)
     obs, _ = env.reset(seed=0)
-    start = env.unwrapped._targets.copy()
+    start = env.unwrapped.joint_targets.copy()
     state = None
     for step in range(12):
         action, state = gait.predict(obs, state)
         assert np.all(np.abs(action) < 1.0)
         obs, *_ = env.step(action)
         want = start + gait._wave(step + 1) - gait._wave(0)
-        np.testing.assert_allclose(env.unwrapped._targets, want, atol=1e-5)  # float32 obs
+        np.testing.assert_allclose(env.unwrapped.joint_targets, want, atol=1e-5)  # float32 obs
     env.close()
 
 

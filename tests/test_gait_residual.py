@@ -69,7 +69,7 @@ def test_offsets_are_bounded_and_reach_the_gait_targets_plus_the_offset():
     gait = slow_gait()
     env = GaitResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait, residual_rad=0.1)
     env.reset(seed=1)
-    start = env.unwrapped._targets.copy()
+    start = env.unwrapped.joint_targets.copy()
     push = np.where(np.arange(16) % 2 == 0, 5.0, -5.0).astype(np.float32)  # clipped to +-1
     for _ in range(20):
         env.step(push)
@@ -78,7 +78,7 @@ def test_offsets_are_bounded_and_reach_the_gait_targets_plus_the_offset():
     want = np.clip(
         gait.target_goal(20, start) + 0.1 * np.sign(push), JOINT_LOWER_RAD, JOINT_UPPER_RAD
     )
-    np.testing.assert_allclose(env.unwrapped._targets, want, atol=1e-5)
+    np.testing.assert_allclose(env.unwrapped.joint_targets, want, atol=1e-5)
     env.close()
 
 

@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from conftest import run_program
+from helpers import run_program
 
 from dexndm_agents.evaluation import ZeroPolicy
 from dexndm_agents.gap import FACTORS, REACHABLE, SimNominal, breakdown, format_breakdown, hands

@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import run_program
+from helpers import run_program
 
 from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM, build_model
 from dexndm_agents.ndm_data import (

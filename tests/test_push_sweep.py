@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import run_program
+from helpers import run_program
 
 from dexndm_agents.bundle import Bundle
 from dexndm_agents.residual import NumpyAdapter

@@ -131,11 +131,11 @@ def test_rot_vel_is_the_object_spin_about_the_axis():
     u = env.unwrapped
     model, data = u.model, u.data
     out_of_reach = scene.WORLD_CENTER + np.array([0.0, 0.0, 0.5])
-    data.qpos[u._obj_qpos : u._obj_qpos + 3] = out_of_reach
+    u.object_qpos[:3] = out_of_reach
     mujoco.mj_forward(model, data)
-    rot = data.xmat[u._obj_body].reshape(3, 3)
+    rot = data.xmat[u.object_body].reshape(3, 3)
     spin_world = np.array([0.7, 0.0, 0.4])
-    data.qvel[u._obj_dof + 3 : u._obj_dof + 6] = rot.T @ spin_world  # free joints: body frame
+    u.object_qvel[3:] = rot.T @ spin_world  # free joints: body frame
     _, terms = u.reward_terms.compute()
     assert u.reward_terms.rot_vel == pytest.approx(0.7)
     assert u.reward_terms.rot_perp == pytest.approx(0.4)
@@ -146,7 +146,7 @@ def test_termination_when_the_object_leaves_the_hand():
     env = make()
     env.reset(seed=0)
     u = env.unwrapped
-    u.data.qpos[u._obj_qpos : u._obj_qpos + 3] += [0.0, 0.0, 0.2]
+    u.object_qpos[:3] += [0.0, 0.0, 0.2]
     _, _, terminated, truncated, info = env.step(np.zeros(16))
     assert terminated and info["dropped"] and not truncated
     assert info["reward/drop"] == 0.0  # the paper's reward has no drop penalty
@@ -158,7 +158,7 @@ def test_a_drop_costs_the_configured_penalty_once():
     u = env.unwrapped
     _, _, _, _, held = env.step(np.zeros(16))
     assert held["reward/drop"] == 0.0
-    u.data.qpos[u._obj_qpos : u._obj_qpos + 3] += [0.0, 0.0, 0.2]
+    u.object_qpos[:3] += [0.0, 0.0, 0.2]
     _, reward, terminated, _, info = env.step(np.zeros(16))
     assert terminated and info["reward/drop"] == -40.0
     assert reward == pytest.approx(sum(v for k, v in info.items() if k.startswith("reward/")))
@@ -202,12 +202,12 @@ def test_randomisation_changes_physics_and_mass_is_consistent():
     assert ra["object_mass_kg"] != rb["object_mass_kg"]
     assert not np.allclose(ra["actuator_kp_scale"], rb["actuator_kp_scale"])
     u = env.unwrapped
-    assert u.model.body_mass[u._obj_body] == pytest.approx(rb["object_mass_kg"])
+    assert u.model.body_mass[u.object_body] == pytest.approx(rb["object_mass_kg"])
     # a free object falls at g whatever its mass (MuJoCo 4 needs mj_setConst after mass edits)
-    u.data.qpos[u._obj_qpos : u._obj_qpos + 3] += [0.0, 0.0, 1.0]
+    u.object_qpos[:3] += [0.0, 0.0, 1.0]
     u.data.qvel[:] = 0.0
     mujoco.mj_step(u.model, u.data)
-    assert u.data.qvel[u._obj_dof + 2] == pytest.approx(-9.81 * u.model.opt.timestep, rel=1e-3)
+    assert u.object_qvel[2] == pytest.approx(-9.81 * u.model.opt.timestep, rel=1e-3)
 
 
 def test_randomisation_off_means_nominal_physics():

@@ -15,7 +15,8 @@ run. (The generator's first steps differ only by where the targets stood when it
 
 Usage:
     source = ActionFile.load("rollouts.npz", steps=400)  # or SmoothRandomActions(steps=400)
-    settings = collection_settings(port, "palm_down", hand_file, hand, source, seed=0, ...)
+    settings = collection_settings(port=port, wrist="palm_down", hand_config_file=hand_file,
+                                   hand=hand, source=source, seed=0, ...)
     writer, todo = prepare_directory("data/chaos_box/palm_down", settings, episodes=4000)
     collector = ChaosBoxCollector(env, writer, source, settings)
     collector.start()
@@ -68,12 +69,12 @@ its content (hand_config, actions_sha256) is."""
 
 # ------------------------------------------------------------------ settings
 def collection_settings(
+    *,
     port: str | None,
     wrist: str,
     hand_config_file: str | Path | None,
     hand: HandConfig,
     source: ActionSource,
-    *,
     seed: int,
     realtime: bool,
     hardware_note: str,
@@ -83,6 +84,8 @@ def collection_settings(
     """The settings of a run, as written to collection.json.
 
     Args:
+        port: the bus of a real hand; None for a virtual one (then give `hardware`).
+        hand_config_file: the hand config file the hand was set up from, if any.
         hardware: what is driven when it is not a real hand at `port` (None there), e.g.
             {"kind": "virtual", "profile": "default", "seed": 0}: the episodes' metadata
             records it instead of {"kind": "real", "port", "note"}, and a resume compares it.

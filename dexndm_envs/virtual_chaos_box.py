@@ -277,11 +277,11 @@ def collect_virtual_chaos_box(
         hand_config=hand_config,
     )
     settings = chaos.collection_settings(
-        None,
-        wrist,
-        None,
-        env.motors.hand,
-        source,
+        port=None,
+        wrist=wrist,
+        hand_config_file=None,
+        hand=env.motors.hand,
+        source=source,
         seed=seed,
         realtime=False,
         hardware_note="",

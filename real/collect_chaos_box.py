@@ -90,11 +90,11 @@ def prepare(args: Args) -> Plan:
         source = chaos_actions.ActionFile.load(args.actions, args.steps)
     hand = load_hand_config(args.hand_config)
     settings = chaos.collection_settings(
-        args.port,
-        args.wrist,
-        args.hand_config,
-        hand,
-        source,
+        port=args.port,
+        wrist=args.wrist,
+        hand_config_file=args.hand_config,
+        hand=hand,
+        source=source,
         seed=args.seed,
         realtime=args.realtime,
         hardware_note=args.hardware_note,

@@ -1,4 +1,5 @@
-"""Helper functions of the tests (fixtures are in conftest.py): run a program of the repository."""
+"""Helper functions of the tests (fixtures are in conftest.py): run a program of the repository,
+speak to a bus through the official SDK as third-party clients do."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 import pathlib
 import subprocess
 import sys
+from collections.abc import Mapping
+
+import dynamixel_sdk as sdk
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parent.parent
 
@@ -32,3 +36,16 @@ def run_program(
         return result.stderr
     assert result.returncode == 0, result.stderr[-3000:]
     return result.stdout
+
+
+def sync_write(port: object, handler: object, address: int, size: int, values: Mapping) -> None:
+    """A GroupSyncWrite, as third-party clients send them: no status comes back."""
+    writer = sdk.GroupSyncWrite(port, handler, address, size)
+    for dxl_id, value in values.items():
+        writer.addParam(dxl_id, list(int(value).to_bytes(size, "little", signed=value < 0)))
+    assert writer.txPacket() == sdk.COMM_SUCCESS
+
+
+def signed(value: int, size: int) -> int:
+    """A register's unsigned value read back as the signed number it holds."""
+    return int.from_bytes(value.to_bytes(size, "little"), "little", signed=True)

@@ -133,7 +133,9 @@ def _settings(port: str = "/dev/pts/1", wrist: str = "palm_down", **changes) -> 
     hand = changes.pop("hand", default_hand_config())
     values = {"seed": 0, "realtime": False, "hardware_note": "", **changes}
     source = chaos_actions.SmoothRandomActions(steps=20)
-    return chaos.collection_settings(port, wrist, None, hand, source, **values)
+    return chaos.collection_settings(
+        port=port, wrist=wrist, hand_config_file=None, hand=hand, source=source, **values
+    )
 
 
 def test_settings_compare_what_shapes_the_data_not_the_device_path():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import signed, sync_write
 
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel.process import served_port
@@ -57,18 +58,6 @@ def connect() -> Iterator[Callable[..., Client]]:
     for server, port in opened:
         port.closePort()
         server.close()
-
-
-def sync_write(port: object, handler: object, address: int, size: int, values: Mapping) -> None:
-    """A GroupSyncWrite, as third-party clients send them: no status comes back."""
-    writer = sdk.GroupSyncWrite(port, handler, address, size)
-    for dxl_id, value in values.items():
-        writer.addParam(dxl_id, list(int(value).to_bytes(size, "little", signed=value < 0)))
-    assert writer.txPacket() == sdk.COMM_SUCCESS
-
-
-def signed(value: int, size: int) -> int:
-    return int.from_bytes(value.to_bytes(size, "little"), "little", signed=True)
 
 
 def state_reader(port: object, handler: object) -> sdk.GroupSyncRead:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 
 import numpy as np
 import pytest
+from helpers import signed, sync_write
 
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel.protocol import Instruction, build_instruction
@@ -63,17 +64,6 @@ def make_bus() -> Iterator[Callable[..., Bus]]:
             port.closePort()
         server.close()
         assert not server.is_running
-
-
-def sync_write(port: object, handler: object, address: int, size: int, values: Mapping) -> None:
-    writer = sdk.GroupSyncWrite(port, handler, address, size)
-    for dxl_id, value in values.items():
-        writer.addParam(dxl_id, list(int(value).to_bytes(size, "little", signed=value < 0)))
-    assert writer.txPacket() == sdk.COMM_SUCCESS
-
-
-def signed(value: int, size: int) -> int:
-    return int.from_bytes(value.to_bytes(size, "little"), "little", signed=True)
 
 
 def test_ping_every_id_and_broadcast(make_bus: Callable[..., Bus]) -> None:

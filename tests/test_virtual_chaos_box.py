@@ -202,7 +202,14 @@ def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path
     hand = VirtualChaosBoxEnv(num_balls=0).motors.hand
     source = chaos_actions.SmoothRandomActions(steps=10)
     values = {"seed": 0, "realtime": True, "hardware_note": "serial 7"}
-    real = chaos.collection_settings("/dev/ttyUSB0", "palm_down", None, hand, source, **values)
+    real = chaos.collection_settings(
+        port="/dev/ttyUSB0",
+        wrist="palm_down",
+        hand_config_file=None,
+        hand=hand,
+        source=source,
+        **values,
+    )
     assert real["hardware"] is None
     # a collection.json written before the setting existed resumes
     before = {k: v for k, v in real.items() if k != "hardware"}

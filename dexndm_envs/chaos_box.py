@@ -94,9 +94,7 @@ _SCENE = """<mujoco model="dexndm_chaos_box_{name}">
     </default>
   </default>
   <worldbody>
-    <light name="key" pos="0.4 -0.4 1.2" dir="-0.3 0.3 -0.9" directional="true"
-           diffuse="0.6 0.6 0.6"/>
-    <camera name="closeup" pos="0.3 -0.3 0.5" fovy="50"/>
+{stage}
 {walls}
 {balls}
   </worldbody>
@@ -238,6 +236,7 @@ def chaos_box_xml(
     radii, masses = ball_sizes(num_balls, seed)
     return _SCENE.format(
         name=name,
+        stage=scene.STAGE_XML,
         timestep=sim_dt_s,
         lower_field=_LOWER_FIELD,
         upper_field=_UPPER_FIELD,

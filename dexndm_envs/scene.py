@@ -42,6 +42,13 @@ CAMERA_OFFSET_PALM = np.array([0.15, -0.16, -0.24])
 """Camera position relative to the grasp centre, in the palm frame: in front of the palm face,
 towards the fingertips and the ring finger, so hand and object are both in view."""
 
+STAGE_XML = """\
+    <light name="key" pos="0.4 -0.4 1.2" dir="-0.3 0.3 -0.9" directional="true"
+           diffuse="0.6 0.6 0.6"/>
+    <camera name="closeup" pos="0.3 -0.3 0.5" fovy="50"/>"""
+"""The key light and the close-up camera every scene of the hand has (the env aims the camera
+at each reset)."""
+
 _SCENE = """<mujoco model="dexndm_rotate_{name}">
   <include file="leap_hand.xml"/>
   <option timestep="{timestep}" integrator="implicitfast"/>
@@ -60,9 +67,7 @@ _SCENE = """<mujoco model="dexndm_rotate_{name}">
     </default>
   </default>
   <worldbody>
-    <light name="key" pos="0.4 -0.4 1.2" dir="-0.3 0.3 -0.9" directional="true"
-           diffuse="0.6 0.6 0.6"/>
-    <camera name="closeup" pos="0.3 -0.3 0.5" fovy="50"/>
+{stage}
     {object}
   </worldbody>
 </mujoco>
@@ -74,6 +79,7 @@ def scene_xml(obj: ObjectSpec, sim_dt_s: float) -> str:
     """The MJCF text of the rotation scene for one object (hand included by file name)."""
     return _SCENE.format(
         name=obj.name,
+        stage=STAGE_XML,
         timestep=sim_dt_s,
         friction=OBJECT_FRICTION,
         # not "simple": randomising the centre of mass moves the inertial frame off the body frame

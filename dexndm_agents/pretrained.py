@@ -39,13 +39,6 @@ PRETRAINED: dict[str, PretrainedEntry] = {
         "between their axis and the rotation axis), one for cylinders on their side "
         "(60-90 deg); cylinders, palm up, +z",
     ),
-    "rotate_palm_up_z_v1": PretrainedEntry(
-        file="rotate_palm_up_z_v1.pt",
-        env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
-        description="the previous default: the same generalist shape distilled from one "
-        "oracle PPO teacher for all grasps; it stalls on cylinders that start flat. The "
-        "first DexNDM figures were measured with it (docs/results/2026-11_dexndm_0.1.0.md)",
-    ),
 }
 DEFAULT_PRETRAINED = "rotate_palm_up_z"
 

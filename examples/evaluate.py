@@ -12,7 +12,7 @@ where a policy that does well on average still fails.
 
 The policy is a file saved by dexndm_agents.save_sb3_policy (.zip), a distilled generalist
 (.pt) or a gait (.json); "pretrained" (the shipped base policy) or another shipped policy's
-name (dexndm_agents.pretrained.PRETRAINED, e.g. rotate_palm_up_z_v1); or a baseline: "zero"
+name (dexndm_agents.pretrained.PRETRAINED, e.g. rotate_palm_up_z); or a baseline: "zero"
 (hold the grasp) or "random" (uniform random actions, seeded).
 
 Usage:

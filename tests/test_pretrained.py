@@ -8,6 +8,7 @@ import pytest
 
 import dexndm_agents
 from dexndm_agents.evaluation import run_episode
+from dexndm_agents.gait import PeriodicGait
 from dexndm_agents.policies import policy_env_kwargs
 from dexndm_agents.pretrained import (
     DEFAULT_PRETRAINED,
@@ -79,8 +80,9 @@ def test_programs_take_pretrained_a_shipped_name_or_a_file(tmp_path):
 
     assert np.array_equal(act(resolve_policy("pretrained")), act(default))
     assert np.array_equal(act(resolve_policy(DEFAULT_PRETRAINED)), act(default))
-    assert not np.array_equal(act(resolve_policy("rotate_palm_up_z_v1")), act(default))
     assert np.array_equal(act(resolve_policy(str(pretrained_path()))), act(default))
+    gait_file = PeriodicGait(np.zeros((1, 16)), np.zeros((1, 16)), 1.0).save(tmp_path / "g.json")
+    assert isinstance(resolve_policy(str(gait_file)), PeriodicGait)
     with pytest.raises(FileNotFoundError, match="'pretrained' or a shipped policy"):
         resolve_policy(str(tmp_path / "missing.pt"))
 

@@ -34,9 +34,10 @@ PRETRAINED: dict[str, PretrainedEntry] = {
         file="rotate_palm_up_z.pt",
         env_kwargs={"wrist": "palm_up", "axis": "+z", "object_set": "cylinder"},
         description="proprioceptive generalist (history 10, residual MLP 256 x 3 blocks) "
-        "distilled with DART noise from two oracle PPO specialists by start tilt, each "
-        "offsetting a periodic gait's targets: one for cylinders that start flat (0-60 deg "
-        "between their axis and the rotation axis), one for cylinders on their side "
+        "distilled with DART noise, under domain randomisation, from two oracle PPO "
+        "specialists by start tilt, each offsetting a periodic gait's targets and trained on "
+        "the nominal 0.2.0 hand, then under randomisation: one for cylinders that start flat "
+        "(0-60 deg between their axis and the rotation axis), one for cylinders on their side "
         "(60-90 deg); cylinders, palm up, +z",
     ),
 }

@@ -99,7 +99,9 @@ def main(args: Args) -> None:
     print(f"dataset: {dataset.save(args.out_dir / 'bc_dataset.npz')} ({len(dataset.obs)} samples)")
     # the generalist acts under the options every teacher shares, on all their categories
     kwargs = [{**kw, **overrides} for _, kw in teachers.values()]
-    shared = generalist_env_kwargs(kwargs)
+    # randomisation is how the data were collected, not the task: the generalist acts on the
+    # nominal task (and on the hardware), so that is what its env options say
+    shared = {**generalist_env_kwargs(kwargs), "domain_randomization": False}
     try:
         generalist, history = behaviour_clone(
             dataset, args.width, args.blocks, args.epochs, args.batch_size, args.lr,

@@ -262,8 +262,13 @@ def test_train_specialists_then_distill_end_to_end(repo_root, tmp_path):
         *("--specialists", str(final), "--episodes", "1", "--episode-steps", "5"),
         *("--epochs", "1", "--width", "8", "--blocks", "1", "--val-fraction", "0"),
         *("--eval-episodes", "0", "--no-success-only", "--out-dir", str(tmp_path / "g2")),
-    )
+        "--domain-randomization", "True",
+    )  # fmt: skip
     assert "cuboid: kept 1/1 episodes" in out and out.splitlines()[-1].startswith("MODEL=")
+    # collected under randomisation, it still acts on the nominal task
+    assert (
+        load_policy(tmp_path / "g2" / "generalist.pt").env_kwargs["domain_randomization"] is False
+    )
 
 
 def test_train_specialists_refuses_unknown_categories(repo_root, monkeypatch):

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The shipped base policy from scratch: a gait and an oracle specialist for each share of the
-# starts (cylinders flat against the axis, and on their side), the specialists trained under
-# domain randomisation, and one proprioceptive generalist distilled from both
-# (docs/training.md).
+# starts (cylinders flat against the axis, and on their side), each specialist trained on the
+# nominal hand first and then on under domain randomisation, and one proprioceptive
+# generalist distilled from both under randomisation (docs/training.md).
 #
 # Usage:
 #   bash examples/recipes/base_policy.sh [RUNS_DIR]     # default runs/base_policy
@@ -18,8 +18,8 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the shipped file was made so: sa
 REWARD='{"reward": {"rot_clip_rad_s": 1.0, "drop": 50, "pose": 0.0, "work": 0.2, "torque": 0.01}}'
 PPO='{"n_steps": 256, "learning_rate": 3e-4, "target_kl": 0.02}'
 GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3)
-TEACHER=(--env.obs-mode oracle --env.domain-randomization --eval-every 250000
-         --eval-episodes 10 --env.config "$REWARD" --hyperparams "$PPO")
+TEACHER=(--env.obs-mode oracle --eval-every 250000 --eval-episodes 10
+         --env.config "$REWARD" --hyperparams "$PPO")
 
 step() { echo; echo "== $(date +%H:%M:%S) $*"; }
 
@@ -40,10 +40,31 @@ step "gait for flat starts (start tilt 0-30 deg)"
 step "gait for starts on the side (60-90 deg)"
 [ -f "$RUNS/gait_side/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
     --env.start-tilt-deg 60 90 --out-dir "$RUNS/gait_side"
-step "flat specialist (0-60 deg)"
-train "$RUNS/teacher_flat" 2000000 --gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60
-step "on-side specialist (60-90 deg)"
-train "$RUNS/teacher_side" 2000000 --gait "$RUNS/gait_side/gait.json" --env.start-tilt-deg 60 90
+
+# then_randomised OUT STEPS FROM ARGS...: go on from FROM's last checkpoint under domain
+# randomisation, to STEPS in all
+then_randomised() {
+  local out=$1 steps=$2 from=$3 last
+  shift 3
+  if [ ! -f "$out/final_model.zip" ] && [ ! -d "$out/checkpoints" ]; then
+    last=$(ls "$from"/checkpoints/ppo_*_steps.zip | sort -V | tail -n 1)
+    last=$(basename "$last" | tr -dc 0-9)  # ppo_3000000_steps.zip -> 3000000
+    mkdir -p "$out/checkpoints"
+    cp "$from"/checkpoints/*_"$last"_steps.* "$out/checkpoints/"  # model and VecNormalize
+  fi
+  train "$out" "$steps" --env.domain-randomization "$@"
+}
+
+FLAT=(--gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60)
+SIDE=(--gait "$RUNS/gait_side/gait.json" --env.start-tilt-deg 60 90)
+step "flat specialist (0-60 deg): nominal hand"
+train "$RUNS/flat_nominal" 3000000 "${FLAT[@]}"
+step "flat specialist: randomised"
+then_randomised "$RUNS/teacher_flat" 4500000 "$RUNS/flat_nominal" "${FLAT[@]}"
+step "on-side specialist (60-90 deg): nominal hand"
+train "$RUNS/side_nominal" 2000000 "${SIDE[@]}"
+step "on-side specialist: randomised"
+then_randomised "$RUNS/teacher_side" 3000000 "$RUNS/side_nominal" "${SIDE[@]}"
 step "distil the generalist"
 [ -f "$RUNS/generalist/generalist.pt" ] || python examples/distill.py \
     --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_side/final_model.zip" \

@@ -25,11 +25,11 @@ import yaml
 
 from dexndm_envs.atomic import atomic_write_text
 from dexndm_envs.constants import HARDWARE_ANGLE_OFFSET_RAD, JOINT_NAMES, MOTOR_IDS, NUM_JOINTS
+from dexndm_envs.dynamixel.control_table import (
+    OPERATING_MODE_CURRENT_BASED_POSITION as OPERATING_MODE_CURRENT_BASED_POSITION,
+)
 from dexndm_envs.dynamixel.control_table import RAD_PER_TICK
 from dexndm_envs.settings_file import read_fields
-
-OPERATING_MODE_CURRENT_BASED_POSITION = 5
-"""Operating Mode (addr 11) value of current-based position control (e-Manual)."""
 
 _SIDE_JOINTS = ("if_rot", "mf_rot", "rf_rot")
 _SIDE_GAIN_FACTOR = 0.75  # public LEAP API: side-to-side motors run at 0.75 x the gains

@@ -35,11 +35,7 @@ import numpy as np
 
 from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand_config import (
-    OPERATING_MODE_CURRENT_BASED_POSITION,
-    HandConfig,
-    default_hand_config,
-)
+from dexndm_envs.hand_config import HandConfig, default_hand_config
 from dexndm_envs.hardware_profile import HardwareProfile, MotorParams, load_profile, sample_motors
 
 TICKS_PER_RAD = 1.0 / ct.RAD_PER_TICK
@@ -72,7 +68,7 @@ class VirtualMotors:
         self.d_gain = np.asarray(self.hand.position_d_gain, dtype=np.float64)
         self.goal_current_ma = np.asarray(self.hand.goal_current_ma, dtype=np.float64)
         self.current_limit_ma = np.full(NUM_JOINTS, float(self.hand.current_limit_ma))
-        self.operating_mode = np.full(NUM_JOINTS, OPERATING_MODE_CURRENT_BASED_POSITION)
+        self.operating_mode = np.full(NUM_JOINTS, ct.OPERATING_MODE_CURRENT_BASED_POSITION)
         """Operating Mode (11) per motor: 5 bounds the current by Goal Current, any other by
         Current Limit alone (modes other than the position ones are not modelled)."""
         self.torque_enabled = np.ones(NUM_JOINTS, dtype=bool)
@@ -186,9 +182,9 @@ class VirtualMotors:
 
     def current_bound_ma(self) -> np.ndarray:
         """The largest |current| (mA) each servo's firmware lets through (module docstring)."""
-        limit = self.current_limit_ma
-        mode_5 = self.operating_mode == OPERATING_MODE_CURRENT_BASED_POSITION
-        bound = np.where(mode_5, np.minimum(np.abs(self.goal_current_ma), limit), limit)
+        bound = ct.current_bound_ma(
+            self.operating_mode, self.goal_current_ma, self.current_limit_ma
+        )
         return np.minimum(bound, self.profile.stall_current_a * 1e3)
 
     def _gear_torque(self, torque: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -311,3 +311,11 @@ def test_error_decoding() -> None:
     assert pr.decode_status_error(0) == "no error"
     text = pr.decode_status_error(0x87)
     assert text.startswith("access error") and "alert" in text
+
+
+def test_the_current_bound_is_current_limit_and_in_mode_5_goal_current_below_it():
+    from dexndm_envs.dynamixel.control_table import current_bound_ma
+
+    modes = np.array([3, 5, 5, 0])
+    bound = current_bound_ma(modes, np.array([350, 350, -900, 350]), np.array([550, 550, 550, 550]))
+    assert bound.tolist() == [550, 350, 550, 550]

@@ -74,6 +74,8 @@ factory value 250 = 500 us, the LEAP hand config sets 0)."""
 OPERATING_MODE_POSITION = 3
 """Operating Mode (11) of position control, the XC330's factory setting (e-Manual); the LEAP
 hand runs mode 5, current-based position control (hand_config)."""
+OPERATING_MODE_CURRENT_BASED_POSITION = 5
+"""Operating Mode (11) of current-based position control (e-Manual), which the LEAP hand runs."""
 STATUS_RETURN_PING, STATUS_RETURN_READ, STATUS_RETURN_ALL = 0, 1, 2
 """Status Return Level (68) values (e-Manual): answer PING only; PING and READ; everything."""
 EEPROM_END = 64
@@ -425,3 +427,18 @@ def current_units_to_ma(units: int | np.ndarray) -> float | np.ndarray:
     """Present/Goal Current units to mA."""
     current_ma = np.asarray(units, dtype=np.float64) * CURRENT_UNIT_MA
     return float(current_ma) if current_ma.ndim == 0 else current_ma
+
+
+def current_bound_ma(
+    operating_mode: int | np.ndarray,
+    goal_current_ma: int | np.ndarray,
+    current_limit_ma: int | np.ndarray,
+) -> np.ndarray:
+    """The largest |current| (mA) the firmware lets through: Current Limit (38) in every
+    operating mode, and in current-based position control (5) Goal Current (102) below it
+    (e-Manual, "Current Limit(38)", "Goal Current(102)"). Elementwise over motors."""
+    limit = np.asarray(current_limit_ma)
+    goal = np.minimum(np.abs(goal_current_ma), limit)
+    return np.where(
+        np.asarray(operating_mode) == OPERATING_MODE_CURRENT_BASED_POSITION, goal, limit
+    )

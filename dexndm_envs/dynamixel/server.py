@@ -38,10 +38,10 @@ from typing import Protocol
 from dexndm_envs.constants import CTRL_DT_S, MOTOR_IDS
 from dexndm_envs.dynamixel.control_table import (
     BAUD_RATE_BPS,
-    OPERATING_MODE_POSITION,
     RAD_PER_TICK,
     VELOCITY_UNIT_RAD_S,
     ControlTable,
+    current_bound_ma,
 )
 from dexndm_envs.dynamixel.devices import FaultConfig as FaultConfig
 from dexndm_envs.dynamixel.devices import VirtualBus
@@ -110,7 +110,13 @@ class FollowerBackend:
             table = tables[dxl_id]
             self._torque_on[dxl_id] = bool(table.get("torque_enable"))
             self._goal_ticks[dxl_id] = float(table.get("goal_position"))
-            self._current_limit_ma[dxl_id] = _current_bound_ma(table)
+            self._current_limit_ma[dxl_id] = int(
+                current_bound_ma(
+                    table.get("operating_mode"),
+                    table.get("goal_current"),
+                    table.get("current_limit"),
+                )
+            )
             self._p_gain[dxl_id] = table.get("position_p_gain")
 
     def advance(self, duration_s: float) -> None:
@@ -137,16 +143,6 @@ class FollowerBackend:
             table.set("present_velocity", round(velocity * RAD_PER_TICK / VELOCITY_UNIT_RAD_S))
             table.set("present_current", round(current))
             table.set("moving", int(velocity != 0.0))
-
-
-def _current_bound_ma(table: ControlTable) -> int:
-    """The current the firmware allows: Current Limit (38) in every operating mode, and in
-    current-based position control (5) Goal Current (102) too (e-Manual, "Current Limit(38)",
-    "Goal Current(102)"). The position modes are what the followers model."""
-    limit = table.get("current_limit")
-    if table.get("operating_mode") == OPERATING_MODE_POSITION:
-        return limit
-    return min(abs(table.get("goal_current")), limit)
 
 
 class VirtualDynamixelServer:

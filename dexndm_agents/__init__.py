@@ -18,8 +18,8 @@ one file) and wrappers (NDMResidualWrapper).
 
 from __future__ import annotations
 
-from dexndm_agents.policies import Policy, load_policy, save_sb3_policy
-from dexndm_agents.pretrained import load_pretrained
-from dexndm_agents.wrappers import NDMResidualWrapper
+from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
+from dexndm_agents.policies.files import Policy, load_policy, save_sb3_policy
+from dexndm_agents.policies.pretrained import load_pretrained
 
 __all__ = ["NDMResidualWrapper", "Policy", "load_policy", "load_pretrained", "save_sb3_policy"]

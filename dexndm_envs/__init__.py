@@ -1,21 +1,20 @@
 """dexndm_envs: the LEAP hand in MuJoCo and the DexNDM environments.
 
 Importing the package registers the Gymnasium environments:
-    DexNDM-Rotate-v0  in-hand rotation about an axis (dexndm_envs.rotate.RotateEnv), on the
+    DexNDM-Rotate-v0  in-hand rotation about an axis (dexndm_envs.sim.rotate.RotateEnv), on the
                       ideal or the virtual LEAP hand (hardware=)
     DexNDM-Real-v0    the same interface on a LEAP hand's Dynamixel bus
-                      (dexndm_envs.real_env.RealHandEnv)
+                      (dexndm_envs.real.env.RealHandEnv)
     DexNDM-ChaosBox-v0  the virtual LEAP hand in the chaos box of soft balls, in process
-                      (dexndm_envs.virtual_chaos_box.VirtualChaosBoxEnv)
+                      (dexndm_envs.chaos.virtual_env.VirtualChaosBoxEnv)
 """
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-from dexndm_envs.constants import JOINT_NAMES, NUM_JOINTS
-
-__version__ = "0.2.0"
+from dexndm_envs.core.constants import JOINT_NAMES, NUM_JOINTS
+from dexndm_envs.core.version import __version__
 
 __all__ = ["JOINT_NAMES", "NUM_JOINTS", "__version__"]
 
@@ -25,14 +24,14 @@ EPISODE_STEPS = 400
 if "DexNDM-Rotate-v0" not in registry:
     register(
         id="DexNDM-Rotate-v0",
-        entry_point="dexndm_envs.rotate:RotateEnv",
+        entry_point="dexndm_envs.sim.rotate:RotateEnv",
         max_episode_steps=EPISODE_STEPS,
     )
 
 if "DexNDM-Real-v0" not in registry:
     register(
         id="DexNDM-Real-v0",
-        entry_point="dexndm_envs.real_env:RealHandEnv",
+        entry_point="dexndm_envs.real.env:RealHandEnv",
         max_episode_steps=EPISODE_STEPS,
         disable_env_checker=True,  # the checker would step the hardware with random actions
     )
@@ -40,6 +39,6 @@ if "DexNDM-Real-v0" not in registry:
 if "DexNDM-ChaosBox-v0" not in registry:
     register(
         id="DexNDM-ChaosBox-v0",
-        entry_point="dexndm_envs.virtual_chaos_box:VirtualChaosBoxEnv",
+        entry_point="dexndm_envs.chaos.virtual_env:VirtualChaosBoxEnv",
         max_episode_steps=EPISODE_STEPS,  # the box never ends an episode; a collector goes on
     )

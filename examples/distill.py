@@ -24,10 +24,14 @@ from typing import Any
 
 import tyro
 
-from dexndm_agents.distillation import behaviour_clone, collect_rollouts, generalist_env_kwargs
-from dexndm_agents.evaluation import evaluate_grid
-from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
-from dexndm_agents.reports import format_table
+from dexndm_agents.base_policy.distillation import (
+    behaviour_clone,
+    collect_rollouts,
+    generalist_env_kwargs,
+)
+from dexndm_agents.evaluation.harness import evaluate_grid
+from dexndm_agents.evaluation.reports import format_table
+from dexndm_agents.policies.files import Policy, load_policy, policy_env_kwargs
 
 
 @dataclass

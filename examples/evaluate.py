@@ -12,7 +12,7 @@ where a policy that does well on average still fails.
 
 The policy is a file saved by dexndm_agents.save_sb3_policy (.zip), a distilled generalist
 (.pt) or a gait (.json); "pretrained" (the shipped base policy) or another shipped policy's
-name (dexndm_agents.pretrained.PRETRAINED, e.g. rotate_palm_up_z); or a baseline: "zero"
+name (dexndm_agents.policies.pretrained.PRETRAINED, e.g. rotate_palm_up_z); or a baseline: "zero"
 (hold the grasp) or "random" (uniform random actions, seeded).
 
 Usage:
@@ -33,16 +33,16 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 
 import tyro
 
-from dexndm_agents.evaluation import EpisodeRow, RandomPolicy, ZeroPolicy, evaluate_grid
-from dexndm_agents.policies import Policy
-from dexndm_agents.pretrained import resolve_policy
-from dexndm_agents.reports import (
+from dexndm_agents.evaluation.harness import EpisodeRow, RandomPolicy, ZeroPolicy, evaluate_grid
+from dexndm_agents.evaluation.reports import (
     format_table,
     format_tilt_summary,
     plot_episodes,
     save_episodes,
     save_table,
 )
+from dexndm_agents.policies.files import Policy
+from dexndm_agents.policies.pretrained import resolve_policy
 
 BASELINES = ("zero", "random")
 

@@ -22,8 +22,8 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs.objects import resolve_object_set
-from dexndm_envs.task import WRISTS
+from dexndm_envs.core.task import WRISTS
+from dexndm_envs.sim.objects.catalog import resolve_object_set
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""Where the virtual hand's reality gap comes from, factor by factor (dexndm_agents.gap).
+"""Where the virtual hand's reality gap comes from, factor by factor (dexndm_agents.dexndm.hands).
 
 Runs the base policy with direct transfer on the ideal hand, on the virtual hand, and on the
 virtual hand with one of its differences from the sim put back to the sim's value at a time
@@ -22,10 +22,10 @@ from pathlib import Path
 import torch
 import tyro
 
-from dexndm_agents.gap import FACTORS, breakdown, format_breakdown, plot_breakdown
-from dexndm_agents.pretrained import resolve_policy
-from dexndm_envs.hand_config import load_hand_config
-from dexndm_envs.hardware_profile import load_profile
+from dexndm_agents.dexndm.hands import FACTORS, breakdown, format_breakdown, plot_breakdown
+from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.hand.config import load_hand_config
+from dexndm_envs.virtual.profiles import load_profile
 
 
 @dataclass
@@ -34,7 +34,7 @@ class Args:
 
     policy: str = "pretrained"
     """The base policy: "pretrained" (the shipped one), a shipped policy's name
-    (dexndm_agents.pretrained.PRETRAINED) or a policy file (load_policy)."""
+    (dexndm_agents.policies.pretrained.PRETRAINED) or a policy file (load_policy)."""
     hardware_profile: str = "default"
     """The virtual hand's profile: a preset name (default, gentle, worn) or a parameter file."""
     hardware_seed: int = 0

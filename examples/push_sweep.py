@@ -33,13 +33,13 @@ from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
-from dexndm_agents.bundle import Bundle
-from dexndm_agents.evaluation import run_episode
-from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_agents.pretrained import resolve_policy
-from dexndm_agents.reports import paired_difference
-from dexndm_agents.residual import NumpyAdapter
-from dexndm_envs.hardware_profile import load_profile
+from dexndm_agents.dexndm.adapters import NumpyAdapter
+from dexndm_agents.dexndm.bundle import Bundle
+from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.reports import paired_difference
+from dexndm_agents.policies.files import Policy, policy_env_kwargs
+from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.virtual.profiles import load_profile
 
 
 @dataclass

@@ -27,9 +27,9 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.evaluation import ZeroPolicy, run_episode
-from dexndm_agents.policies import Policy, policy_env_kwargs
-from dexndm_agents.pretrained import resolve_policy
+from dexndm_agents.evaluation.harness import ZeroPolicy, run_episode
+from dexndm_agents.policies.files import Policy, policy_env_kwargs
+from dexndm_agents.policies.pretrained import resolve_policy
 
 
 @dataclass

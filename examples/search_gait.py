@@ -1,8 +1,8 @@
 """Find a periodic finger gait that rotates objects: cross-entropy search on the paper's RotR.
 
-The gait (dexndm_agents.gait) is an open-loop teacher: examples/distill.py turns its rollouts
-into a proprioceptive generalist, as it does for PPO specialists. It is written as JSON, which
-examples/evaluate.py and dexndm_agents.load_policy read; a plot of the search's scores goes
+The gait (dexndm_agents.policies.gait) is an open-loop teacher: examples/distill.py turns its
+rollouts into a proprioceptive generalist, as it does for PPO specialists. It is written as JSON,
+which examples/evaluate.py and dexndm_agents.load_policy read; a plot of the search's scores goes
 beside it. The last line printed is MODEL=<path>.
 
 Usage:
@@ -19,10 +19,10 @@ from pathlib import Path
 import numpy as np
 import tyro
 
-from dexndm_agents.evaluation import run_episode
-from dexndm_agents.gait import PeriodicGait
-from dexndm_agents.gait_search import search_gait
-from dexndm_agents.training import EnvOptions
+from dexndm_agents.base_policy.gait_search import search_gait
+from dexndm_agents.base_policy.training import EnvOptions
+from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.policies.gait import PeriodicGait
 
 
 @dataclass

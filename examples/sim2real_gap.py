@@ -1,6 +1,6 @@
 """The DexNDM loop on the virtual LEAP hand, and the paper's comparison.
 
-Runs every stage (dexndm_agents.sim2real): the base policy's sim rollouts, the chaos box on
+Runs every stage (dexndm_agents.dexndm.loop): the base policy's sim rollouts, the chaos box on
 the virtual hand replaying their actions, the joint-wise NDM and the whole-hand baseline
 (sim-pretrained, fine-tuned on the chaos box), a residual adapter through each, then RotR, TTF
 and RotP on the same seeds for: the ideal sim, the virtual hand with direct transfer, with the
@@ -30,11 +30,11 @@ from typing import Literal
 import torch
 import tyro
 
-from dexndm_agents.loop_report import format_table, plot_results
-from dexndm_agents.pretrained import resolve_policy
-from dexndm_agents.sim2real import PRESETS, LoopConfig, StaleRunError, run_loop
-from dexndm_envs.hand_config import load_hand_config
-from dexndm_envs.hardware_profile import load_profile
+from dexndm_agents.dexndm.loop import PRESETS, LoopConfig, StaleRunError, run_loop
+from dexndm_agents.dexndm.loop_report import format_table, plot_results
+from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.hand.config import load_hand_config
+from dexndm_envs.virtual.profiles import load_profile
 
 
 @dataclass
@@ -46,7 +46,7 @@ class Args:
     smoke (every stage in seconds; the figures mean nothing)."""
     policy: str = "pretrained"
     """The base policy: "pretrained" (the shipped one), a shipped policy's name
-    (dexndm_agents.pretrained.PRETRAINED) or a policy file (load_policy)."""
+    (dexndm_agents.policies.pretrained.PRETRAINED) or a policy file (load_policy)."""
     hardware_profile: str = "default"
     """The virtual hand's profile: a preset name (default, gentle, worn) or a parameter file."""
     hardware_seed: int = 0
@@ -62,7 +62,7 @@ class Args:
     """Override the preset's evaluation episodes per condition."""
     adapter: Literal["lead", "mlp"] = "lead"
     """The residual adapter: "lead" (joint-wise, feed-forward) or "mlp" (the paper's network
-    on all joints' readings and targets); dexndm_agents.residual."""
+    on all joints' readings and targets); dexndm_agents.dexndm.adapters."""
     seed: int = 0
     threads: int = 1
     """torch threads (1 is fastest on 2 cores: the simulators use the other)."""

@@ -22,7 +22,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # evaluation videos render headless
 
 import tyro
 
-from dexndm_agents.training import TrainConfig, train
+from dexndm_agents.base_policy.training import TrainConfig, train
 
 
 def main(cfg: TrainConfig) -> None:

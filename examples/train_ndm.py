@@ -2,9 +2,9 @@
 
 Optionally pretrains on sim rollouts (--sim), then fits or fine-tunes on the hand's episodes
 (--data: chaos-box collections, real or virtual), each split 9:1 by episode; keeps the best
-eval checkpoint (dexndm_agents.ndm_training.fit). Prints the eval error against "the joint
-stays where it is", writes the model (dexndm_agents.bundle.save_ndm) and its TensorBoard logs,
-and prints MODEL=<path> last.
+eval checkpoint (dexndm_agents.dexndm.fitting.fit). Prints the eval error against "the joint
+stays where it is", writes the model (dexndm_agents.dexndm.bundle.save_ndm) and its TensorBoard
+logs, and prints MODEL=<path> last.
 
 Usage:
     python examples/train_ndm.py --data data/chaos_box/palm_up --sim runs/sim2real/sim_rollouts
@@ -20,11 +20,11 @@ from typing import Literal
 import torch
 import tyro
 
-from dexndm_agents.bundle import save_ndm
-from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM
-from dexndm_agents.ndm_data import split_windows
-from dexndm_agents.ndm_training import fit, hold_error, prediction_error
-from dexndm_envs.data import load_episodes
+from dexndm_agents.dexndm.bundle import save_ndm
+from dexndm_agents.dexndm.data import split_windows
+from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
+from dexndm_agents.dexndm.models import JointWiseNDM, WholeHandNDM
+from dexndm_envs.data.episodes import load_episodes
 
 
 @dataclass

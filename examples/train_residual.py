@@ -1,7 +1,7 @@
 """Train DexNDM's residual adapter through a frozen dynamics model; write a bundle.
 
 The adapter learns target corrections that make the model's predicted next joint positions of
-the hand follow the base policy's sim rollouts (--sim; dexndm_agents.residual). Prints the
+the hand follow the base policy's sim rollouts (--sim; dexndm_agents.dexndm.adapters). Prints the
 model-predicted tracking error before and after, writes the bundle that NDMResidualWrapper
 deploys, and prints BUNDLE=<path> last.
 
@@ -19,9 +19,9 @@ from typing import Literal
 import torch
 import tyro
 
-from dexndm_agents.bundle import Bundle, load_ndm
-from dexndm_agents.residual import DEFAULT_KIND, EPOCHS, fit_adapter
-from dexndm_envs.data import load_episodes
+from dexndm_agents.dexndm.adapters import DEFAULT_KIND, EPOCHS, fit_adapter
+from dexndm_agents.dexndm.bundle import Bundle, load_ndm
+from dexndm_envs.data.episodes import load_episodes
 
 
 @dataclass

@@ -1,10 +1,10 @@
 """Train the specialists: one oracle policy per object category (DexNDM's first stage).
 
-Each category gets its own run of dexndm_agents.training.train under `<out-dir>/<category>`
-(TensorBoard logs, checkpoints, best model by evaluation, videos), on DexNDM-Rotate-v0 with
-obs_mode "oracle" (privileged object state). At the end it prints `SPECIALIST <category>
-<path>` per category (the best model by evaluation, or the final one without evaluation) and
-writes `<out-dir>/specialists.json` (category -> path relative to that file), which
+Each category gets its own run of dexndm_agents.base_policy.training.train under
+`<out-dir>/<category>` (TensorBoard logs, checkpoints, best model by evaluation, videos), on
+DexNDM-Rotate-v0 with obs_mode "oracle" (privileged object state). At the end it prints `SPECIALIST
+<category> <path>` per category (the best model by evaluation, or the final one without evaluation)
+and writes `<out-dir>/specialists.json` (category -> path relative to that file), which
 examples/distill.py reads.
 
 Usage:
@@ -24,8 +24,8 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # evaluation videos render headless
 
 import tyro
 
-from dexndm_agents.training import EnvOptions, TrainConfig, train
-from dexndm_envs.objects import CATEGORIES
+from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, train
+from dexndm_envs.sim.objects.catalog import CATEGORIES
 
 
 @dataclass

@@ -8,7 +8,7 @@ motor moved, and asks you to confirm that the right finger joint moved. `--check
 same automatic checks with no prompts. Either way it ends with a PASS/FAIL table and exits
 non-zero on any failure. Torque goes off at the end, on any error and on Ctrl-C.
 
-Readings cannot catch everything (see dexndm_envs/calibration.py): two swapped IDs, or a
+Readings cannot catch everything (see dexndm_envs/real/calibration.py): two swapped IDs, or a
 flipped direction on a joint that is free to move, read back consistently; your eyes catch those.
 
 Usage:
@@ -28,9 +28,9 @@ from typing import Annotated
 
 import tyro
 
-from dexndm_envs import calibration
-from dexndm_envs.dynamixel.bus import DynamixelError
-from dexndm_envs.hand_config import HandConfigError, load_hand_config
+from dexndm_envs.hand.config import HandConfigError, load_hand_config
+from dexndm_envs.real import calibration
+from dexndm_envs.real.bus import DynamixelError
 
 
 @dataclass

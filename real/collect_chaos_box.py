@@ -5,7 +5,7 @@ trajectories open loop at 20 Hz through DexNDM-Real-v0, half of them with Gaussi
 (sigma 0.01 on the normalised action). The env is reset once; an episode is a chunk of --steps
 steps and the hand goes straight on into the next. Each episode is written atomically when it
 is complete: a killed run loses at most one episode; run the same command again to resume.
-Action generator, noise units, resume rules: dexndm_envs/chaos_collection.py.
+Action generator, noise units, resume rules: dexndm_envs/chaos/collection.py.
 
 Usage:
     python real/collect_chaos_box.py --port /dev/ttyUSB0 --out data/chaos_box/palm_down \\
@@ -29,11 +29,11 @@ import tyro
 from tqdm import tqdm
 
 import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
-from dexndm_envs import chaos_actions
-from dexndm_envs import chaos_collection as chaos
-from dexndm_envs.data import EpisodeDataError, EpisodeWriter
-from dexndm_envs.dynamixel.bus import DynamixelError
-from dexndm_envs.hand_config import HandConfig, HandConfigError, load_hand_config
+from dexndm_envs.chaos import actions as chaos_actions
+from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter
+from dexndm_envs.hand.config import HandConfig, HandConfigError, load_hand_config
+from dexndm_envs.real.bus import DynamixelError
 
 
 @dataclass

@@ -25,7 +25,7 @@ from typing import Literal
 import tyro
 
 from dexndm_envs.dynamixel import FaultConfig, VirtualDynamixelServer
-from dexndm_envs.virtual_backend import VirtualHandBackend
+from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 
 @dataclass

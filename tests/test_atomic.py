@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from dexndm_envs.atomic import atomic_write, atomic_write_text
+from dexndm_envs.core.atomic import atomic_write, atomic_write_text
 
 
 def test_a_write_lands_complete_and_leaves_no_temp_file(tmp_path):

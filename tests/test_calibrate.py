@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from dexndm_envs import calibration
-from dexndm_envs.constants import JOINT_NAMES
+from dexndm_envs.core.constants import JOINT_NAMES
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.dynamixel.server import VirtualDynamixelServer
-from dexndm_envs.hand_config import default_hand_config
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.real import calibration
 
 ROOT = Path(__file__).resolve().parents[1]
 

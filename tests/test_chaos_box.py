@@ -8,7 +8,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from dexndm_envs import chaos_box, constants, scene, task
+from dexndm_envs.chaos import box as chaos_box
+from dexndm_envs.core import constants, task
+from dexndm_envs.sim import scene
 
 
 @dataclass

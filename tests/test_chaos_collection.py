@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dexndm_envs import chaos_actions, interface
-from dexndm_envs import chaos_collection as chaos
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
-from dexndm_envs.data import load_episodes
-from dexndm_envs.dynamixel.bus import DynamixelBus
+from dexndm_envs.chaos import actions as chaos_actions
+from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.core import interface
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data.episodes import load_episodes
 from dexndm_envs.dynamixel.process import served_port
-from dexndm_envs.hand_config import default_hand_config
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.real.bus import DynamixelBus
 
 REPO = Path(__file__).resolve().parent.parent
 COLLECTOR = REPO / "real" / "collect_chaos_box.py"

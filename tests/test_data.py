@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dexndm_envs import data
-from dexndm_envs.data import EpisodeDataError, EpisodeWriter, load_episodes
+from dexndm_envs.data import episodes as data
+from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter, load_episodes
 
 HARDWARE = {"kind": "virtual", "profile": "default", "seed": 0}
 
@@ -114,7 +114,7 @@ def test_temp_file_of_a_killed_writer_is_ignored_then_cleaned(tmp_path, caplog):
     stale = tmp_path / ".episode_000001.x8k2j.tmp"  # as a SIGKILL mid-write leaves it
     stale.write_bytes(writer.path(0).read_bytes()[:500])
     assert [ep.index for ep in load_episodes(tmp_path)] == [0]
-    with caplog.at_level(logging.WARNING, logger="dexndm_envs.data"):
+    with caplog.at_level(logging.WARNING, logger="dexndm_envs.data.episodes"):
         assert writer.completed() == [0]
     assert not stale.exists()
     assert "interrupted" in caplog.text
@@ -140,7 +140,7 @@ def test_truncated_or_damaged_file_is_reported(tmp_path, caplog):
     writer.path(1).write_bytes(writer.path(1).read_bytes()[: size // 2])
     with pytest.raises(EpisodeDataError, match=r"episode_000001\.npz: unreadable or corrupt"):
         load_episodes(tmp_path)
-    with caplog.at_level(logging.WARNING, logger="dexndm_envs.data"):
+    with caplog.at_level(logging.WARNING, logger="dexndm_envs.data.episodes"):
         assert [ep.index for ep in load_episodes(tmp_path, skip_invalid=True)] == [0, 2]
     assert "episode_000001" in caplog.text
     damaged = bytearray(writer.path(2).read_bytes())

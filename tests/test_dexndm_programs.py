@@ -13,10 +13,10 @@ from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
-from dexndm_agents.evaluation import ZeroPolicy
-from dexndm_agents.loop_report import format_table
-from dexndm_agents.sim2real import CONDITIONS, LoopConfig, _condition_env
-from dexndm_envs.hand_config import default_hand_config, save_hand_config
+from dexndm_agents.dexndm.loop import CONDITIONS, LoopConfig, _condition_env
+from dexndm_agents.dexndm.loop_report import format_table
+from dexndm_agents.evaluation.harness import ZeroPolicy
+from dexndm_envs.hand.config import default_hand_config, save_hand_config
 
 
 def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):

@@ -13,17 +13,17 @@ import torch
 from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.distillation import (
+from dexndm_agents.base_policy.distillation import (
     BCDataset,
     behaviour_clone,
     collect_rollouts,
     generalist_env_kwargs,
     split_by_episode,
 )
-from dexndm_agents.evaluation import ZeroPolicy
-from dexndm_agents.generalist import Generalist
-from dexndm_agents.policies import load_policy
-from dexndm_envs import interface
+from dexndm_agents.evaluation.harness import ZeroPolicy
+from dexndm_agents.policies.files import load_policy
+from dexndm_agents.policies.generalist import Generalist
+from dexndm_envs.core import interface
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -149,7 +149,7 @@ def test_collect_rollouts_refuses_bad_arguments(kwargs, message):
 
 def test_teachers_keep_their_state_through_an_episode():
     """A gait counts steps in its SB3 state: the labels must follow it, not restart each step."""
-    from dexndm_agents.gait import PeriodicGait
+    from dexndm_agents.policies.gait import PeriodicGait
 
     rng = np.random.default_rng(3)
     gait = PeriodicGait(rng.uniform(-0.3, 0.3, (1, 16)), rng.uniform(0, 6, (1, 16)), 1.0)

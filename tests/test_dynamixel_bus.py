@@ -5,15 +5,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_envs.constants import JOINT_NAMES, MOTOR_IDS
+from dexndm_envs.core.constants import JOINT_NAMES, MOTOR_IDS
 from dexndm_envs.dynamixel import FaultConfig, VirtualDynamixelServer
-from dexndm_envs.dynamixel.bus import (
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.real.bus import (
     DynamixelBus,
     MotorHardwareError,
     MotorTimeoutError,
     PortError,
 )
-from dexndm_envs.hand_config import default_hand_config
 
 
 def _server(**faults) -> VirtualDynamixelServer:

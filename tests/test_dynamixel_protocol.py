@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel import fast_read as fr
 from dexndm_envs.dynamixel import protocol as pr

@@ -15,7 +15,7 @@ from helpers import signed, sync_write
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.dynamixel.server import VirtualDynamixelServer
-from dexndm_envs.virtual_backend import VirtualHandBackend
+from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 sdk = pytest.importorskip("dynamixel_sdk")
 

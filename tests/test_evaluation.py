@@ -14,7 +14,7 @@ import pytest
 from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.evaluation import (
+from dexndm_agents.evaluation.harness import (
     EpisodeResult,
     EpisodeRow,
     GridRow,
@@ -22,7 +22,7 @@ from dexndm_agents.evaluation import (
     evaluate_grid,
     run_episode,
 )
-from dexndm_agents.reports import (
+from dexndm_agents.evaluation.reports import (
     format_table,
     format_tilt_summary,
     mean_and_se,
@@ -31,8 +31,8 @@ from dexndm_agents.reports import (
     save_table,
     tilt_summary,
 )
-from dexndm_envs import geometry
-from dexndm_envs.metrics import EpisodeMetrics
+from dexndm_envs.core import geometry
+from dexndm_envs.core.metrics import EpisodeMetrics
 
 GRID = {"object_sets": ["cube"], "wrists": ["palm_up", "palm_down"], "axes": ["+z"]}
 

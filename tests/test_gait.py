@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_agents.gait import PeriodicGait
-from dexndm_agents.gait_search import cross_entropy_search, search_gait
-from dexndm_agents.policies import load_policy
+from dexndm_agents.base_policy.gait_search import cross_entropy_search, search_gait
+from dexndm_agents.policies.files import load_policy
+from dexndm_agents.policies.gait import PeriodicGait
 
 
 def two_harmonic_gait() -> PeriodicGait:

@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import dexndm_envs  # noqa: F401  (registers the env)
-from dexndm_agents.gait import PeriodicGait
-from dexndm_agents.gait_residual import GaitResidualPolicy, GaitResidualWrapper
-from dexndm_agents.policies import load_policy
-from dexndm_agents.training import EnvOptions, TrainConfig, train
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
+from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, train
+from dexndm_agents.policies.files import load_policy
+from dexndm_agents.policies.gait import PeriodicGait
+from dexndm_agents.policies.gait_offsets import GaitResidualPolicy, GaitResidualWrapper
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 
 ENV_KWARGS = {"object_set": "cube", "history_len": 3}
 

@@ -9,10 +9,17 @@ import numpy as np
 import pytest
 from helpers import run_program
 
-from dexndm_agents.evaluation import ZeroPolicy
-from dexndm_agents.gap import FACTORS, REACHABLE, SimNominal, breakdown, format_breakdown, hands
-from dexndm_envs.hand_config import default_hand_config
-from dexndm_envs.hardware_profile import PROFILES
+from dexndm_agents.dexndm.hands import (
+    FACTORS,
+    REACHABLE,
+    SimNominal,
+    breakdown,
+    format_breakdown,
+    hands,
+)
+from dexndm_agents.evaluation.harness import ZeroPolicy
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.virtual.profiles import PROFILES
 
 SIM = SimNominal(torque_limit_nm=0.3, frictionloss_nm=0.01, armature_kgm2=1.5e-3)
 

@@ -8,11 +8,16 @@ import pytest
 import torch
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.generalist import Generalist, ResidualBlock, ResidualMLP, observation_stats
-from dexndm_agents.policies import Policy, load_policy, policy_env_kwargs
-from dexndm_envs import interface
+from dexndm_agents.policies.files import Policy, load_policy, policy_env_kwargs
+from dexndm_agents.policies.generalist import (
+    Generalist,
+    ResidualBlock,
+    ResidualMLP,
+    observation_stats,
+)
+from dexndm_envs.core import interface
 from dexndm_envs.dynamixel import VirtualDynamixelServer
-from dexndm_envs.virtual_backend import VirtualHandBackend
+from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 HISTORY_LEN = 10
 OBS_SIZE = interface.ObsLayout(interface.proprio_blocks(HISTORY_LEN)).size  # 10 * 32 + 7

@@ -7,11 +7,11 @@ import json
 import numpy as np
 import pytest
 
-from dexndm_envs import grasps
-from dexndm_envs.config import RandomizationConfig
-from dexndm_envs.grasp_synthesis import GraspSynthesizer
-from dexndm_envs.objects import object_library, resolve_object_set
-from dexndm_envs.task import WRISTS
+from dexndm_envs.core.task import WRISTS
+from dexndm_envs.sim.config import RandomizationConfig
+from dexndm_envs.sim.grasps import cache as grasps
+from dexndm_envs.sim.grasps.synthesis import GraspSynthesizer
+from dexndm_envs.sim.objects.catalog import object_library, resolve_object_set
 
 
 def test_shipped_cache_covers_every_object_and_named_wrist():
@@ -42,7 +42,7 @@ def test_synthesised_grasp_holds_and_round_trips(tmp_path):
 
 
 def test_cache_errors_say_what_to_do(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"python -m dexndm_envs\.grasp_synthesis"):
+    with pytest.raises(FileNotFoundError, match=r"python -m dexndm_envs\.sim\.grasps\.synthesis"):
         grasps.GraspCache.load(tmp_path / "missing.npz")
     old = tmp_path / "old.npz"
     np.savez(old, meta=np.array(json.dumps({"version": 0})))

@@ -6,8 +6,9 @@ import mujoco
 import numpy as np
 import pytest
 
-from dexndm_envs import constants, scene
-from dexndm_envs.nominal_hand import NominalActuators
+from dexndm_envs.core import constants
+from dexndm_envs.sim import scene
+from dexndm_envs.sim.nominal_hand import NominalActuators
 
 FACTS_BODIES = {  # body: (parent, pos, quat), from the facts table
     "if_bs": ("palm", (-0.007, 0.023, -0.0187), (0.500003, 0.5, 0.5, -0.499997)),

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_envs import interface
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, NUM_JOINTS
+from dexndm_envs.core import interface
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, NUM_JOINTS
 
 
 def test_targets_move_by_action_times_max_delta_and_stay_in_limits():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from dexndm_envs.metrics import MetricsTracker
+from dexndm_envs.core.metrics import MetricsTracker
 
 
 def test_constant_spin_gives_known_rotr_and_rotation():

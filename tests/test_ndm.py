@@ -9,8 +9,7 @@ import pytest
 import torch
 from helpers import run_program
 
-from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM, build_model
-from dexndm_agents.ndm_data import (
+from dexndm_agents.dexndm.data import (
     Windows,
     make_windows,
     split_episodes,
@@ -19,8 +18,9 @@ from dexndm_agents.ndm_data import (
     take_transitions,
     usable_episodes,
 )
-from dexndm_agents.ndm_training import fit, hold_error, joint_errors, prediction_error
-from dexndm_envs import data
+from dexndm_agents.dexndm.fitting import fit, hold_error, joint_errors, prediction_error
+from dexndm_agents.dexndm.models import JointWiseNDM, WholeHandNDM, build_model
+from dexndm_envs.data import episodes as data
 
 MODELS = {
     "per_joint": lambda: JointWiseNDM(window=4, hidden=16, layers=2, weights="per_joint"),

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs.constants import NUM_JOINTS, joint_index
+from dexndm_envs.core.constants import NUM_JOINTS, joint_index
 from dexndm_envs.dynamixel.control_table import RAD_PER_TICK
-from dexndm_envs.hand_config import default_hand_config
-from dexndm_envs.hardware_profile import PROFILES, sample_motors
-from dexndm_envs.nominal_hand import NominalActuators
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.sim.nominal_hand import NominalActuators
+from dexndm_envs.virtual.profiles import PROFILES, sample_motors
 
 
 def test_leap_defaults_give_the_documented_gains_and_torque_limit():

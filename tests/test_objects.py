@@ -1,4 +1,4 @@
-"""Tests for the procedural object library (dexndm_envs.objects)."""
+"""Tests for the procedural object library (dexndm_envs.sim.objects.catalog)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import mujoco
 import numpy as np
 import pytest
 
-from dexndm_envs.objects import (
+from dexndm_envs.sim.objects.catalog import (
     ASPECT_RANGES,
     BASE_SIZE_M,
     CATEGORIES,

@@ -7,16 +7,16 @@ import numpy as np
 import pytest
 
 import dexndm_agents
-from dexndm_agents.evaluation import run_episode
-from dexndm_agents.gait import PeriodicGait
-from dexndm_agents.policies import policy_env_kwargs
-from dexndm_agents.pretrained import (
+from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.policies.files import policy_env_kwargs
+from dexndm_agents.policies.gait import PeriodicGait
+from dexndm_agents.policies.pretrained import (
     DEFAULT_PRETRAINED,
     PRETRAINED,
     pretrained_path,
     resolve_policy,
 )
-from dexndm_envs.objects import resolve_object_set
+from dexndm_envs.sim.objects.catalog import resolve_object_set
 
 
 def test_every_shipped_policy_file_is_in_the_package():

@@ -9,12 +9,12 @@ import mujoco
 import numpy as np
 import pytest
 
-from dexndm_agents.gait import PeriodicGait
-from dexndm_agents.generalist import Generalist, ResidualMLP
-from dexndm_agents.pretrained import load_pretrained
-from dexndm_envs.grasps import GraspCache
-from dexndm_envs.interface import ObsLayout, proprio_blocks
-from dexndm_envs.provenance import EngineVersionWarning, build_info, check_build
+from dexndm_agents.policies.gait import PeriodicGait
+from dexndm_agents.policies.generalist import Generalist, ResidualMLP
+from dexndm_agents.policies.pretrained import load_pretrained
+from dexndm_envs.core.interface import ObsLayout, proprio_blocks
+from dexndm_envs.core.provenance import EngineVersionWarning, build_info, check_build
+from dexndm_envs.sim.grasps.cache import GraspCache
 
 
 def test_build_info_names_the_running_engine_and_the_package():

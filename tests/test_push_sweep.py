@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from helpers import run_program
 
-from dexndm_agents.bundle import Bundle
-from dexndm_agents.residual import NumpyAdapter
+from dexndm_agents.dexndm.adapters import NumpyAdapter
+from dexndm_agents.dexndm.bundle import Bundle
 
 
 @pytest.fixture

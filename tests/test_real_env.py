@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MOTOR_IDS
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MOTOR_IDS
 from dexndm_envs.dynamixel import FaultConfig, VirtualDynamixelServer
-from dexndm_envs.hand_config import HandConfig
-from dexndm_envs.virtual_backend import VirtualHandBackend
+from dexndm_envs.hand.config import HandConfig
+from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 
 @pytest.fixture(scope="module")

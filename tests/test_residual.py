@@ -7,10 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from dexndm_agents.ndm import JointWiseNDM
-from dexndm_agents.ndm_data import make_windows, split_episodes, synthetic_episodes
-from dexndm_agents.ndm_training import fit
-from dexndm_agents.residual import (
+from dexndm_agents.dexndm.adapters import (
     LeadAdapter,
     NumpyAdapter,
     ResidualAdapter,
@@ -20,6 +17,9 @@ from dexndm_agents.residual import (
     tracking_error,
     train_residual,
 )
+from dexndm_agents.dexndm.data import make_windows, split_episodes, synthetic_episodes
+from dexndm_agents.dexndm.fitting import fit
+from dexndm_agents.dexndm.models import JointWiseNDM
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

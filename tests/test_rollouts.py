@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.evaluation import ZeroPolicy, run_episode
-from dexndm_agents.rollouts import record_rollouts
-from dexndm_envs.chaos_actions import ActionFile
-from dexndm_envs.constants import NUM_JOINTS
-from dexndm_envs.data import load_episodes
+from dexndm_agents.dexndm.rollouts import record_rollouts
+from dexndm_agents.evaluation.harness import ZeroPolicy, run_episode
+from dexndm_envs.chaos.actions import ActionFile
+from dexndm_envs.core.constants import NUM_JOINTS
+from dexndm_envs.data.episodes import load_episodes
 
 STEPS = 12
 

@@ -10,11 +10,13 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs import geometry, grasps, scene, task
-from dexndm_envs.constants import NUM_JOINTS
-from dexndm_envs.grasps import grasp_tilt_deg
-from dexndm_envs.objects import CATEGORIES
-from dexndm_envs.rotate import ORACLE_BLOCKS
+from dexndm_envs.core import geometry, task
+from dexndm_envs.core.constants import NUM_JOINTS
+from dexndm_envs.sim import scene
+from dexndm_envs.sim.grasps import cache as grasps
+from dexndm_envs.sim.grasps.cache import grasp_tilt_deg
+from dexndm_envs.sim.objects.catalog import CATEGORIES
+from dexndm_envs.sim.rotate import ORACLE_BLOCKS
 
 INFO_ARRAYS = {"object_pos": 3, "object_quat": 4, "joint_pos": 16, "joint_targets": 16}
 
@@ -239,7 +241,7 @@ def test_objects_without_grasps_are_left_out_of_categories_but_refused_by_name()
 
 
 def test_config_overrides_apply_and_the_callers_config_stays_untouched():
-    from dexndm_envs.config import default_config
+    from dexndm_envs.sim.config import default_config
 
     mine = default_config()
     env = make(config=mine, domain_randomization=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dexndm_envs import geometry, task
+from dexndm_envs.core import geometry, task
 
 PALM_FACE = np.array([0.0, 0.0, -1.0])  # palm frame
 

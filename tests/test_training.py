@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from dexndm_agents.algorithms import algorithm_class, available_algorithms
-from dexndm_agents.policies import NormalizedPolicy, load_policy
-from dexndm_agents.training import EnvOptions, TrainConfig, algo_kwargs, train
-from dexndm_agents.vec_env import ThreadedVecEnv, make_vec_env, resolve_vec_kind
+from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, algo_kwargs, train
+from dexndm_agents.base_policy.vec_env import ThreadedVecEnv, make_vec_env, resolve_vec_kind
+from dexndm_agents.policies.algorithms import algorithm_class, available_algorithms
+from dexndm_agents.policies.files import NormalizedPolicy, load_policy
 
 TINY = {"n_envs": 2, "eval_every": 0, "checkpoint_every": 0, "progress": False}
 

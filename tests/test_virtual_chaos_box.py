@@ -16,13 +16,13 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dexndm_envs  # registers the environments
-from dexndm_envs import chaos_actions
-from dexndm_envs import chaos_collection as chaos
-from dexndm_envs.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
-from dexndm_envs.data import load_episodes
+from dexndm_envs.chaos import actions as chaos_actions
+from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.chaos.virtual_env import VirtualChaosBoxEnv, collect_virtual_chaos_box
+from dexndm_envs.core.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data.episodes import load_episodes
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand_config import default_hand_config
-from dexndm_envs.virtual_chaos_box import VirtualChaosBoxEnv, collect_virtual_chaos_box
+from dexndm_envs.hand.config import default_hand_config
 
 BALLS = 8
 

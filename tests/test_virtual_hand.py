@@ -11,22 +11,22 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs import scene
-from dexndm_envs.constants import JOINT_NAMES, MOTOR_IDS, joint_index
-from dexndm_envs.hand_config import (
+from dexndm_envs.core.constants import JOINT_NAMES, MOTOR_IDS, joint_index
+from dexndm_envs.hand.config import (
     HandConfigError,
     default_hand_config,
     load_hand_config,
 )
-from dexndm_envs.hardware_profile import (
+from dexndm_envs.sim import scene
+from dexndm_envs.sim.objects.catalog import resolve_object_set
+from dexndm_envs.virtual.profiles import (
     PROFILES,
     HardwareProfile,
     ProfileError,
     load_profile,
     sample_motors,
 )
-from dexndm_envs.objects import resolve_object_set
-from dexndm_envs.virtual_hand import TICKS_PER_RAD, VirtualMotors
+from dexndm_envs.virtual.servos import TICKS_PER_RAD, VirtualMotors
 
 # --------------------------------------------------------------------------- profiles
 

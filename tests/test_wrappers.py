@@ -14,17 +14,17 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper, load_pretrained
-from dexndm_agents.bundle import Bundle, BundleError, resolve_bundle
-from dexndm_agents.ndm import JointWiseNDM, WholeHandNDM
-from dexndm_agents.residual import LeadAdapter, ResidualAdapter
-from dexndm_agents.rollouts import record_rollouts
-from dexndm_agents.sim2real import LoopConfig, replay_tracking_error
-from dexndm_envs import interface
-from dexndm_envs.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
-from dexndm_envs.data import load_episodes
+from dexndm_agents.dexndm.adapters import LeadAdapter, ResidualAdapter
+from dexndm_agents.dexndm.bundle import Bundle, BundleError, resolve_bundle
+from dexndm_agents.dexndm.loop import LoopConfig, replay_tracking_error
+from dexndm_agents.dexndm.models import JointWiseNDM, WholeHandNDM
+from dexndm_agents.dexndm.rollouts import record_rollouts
+from dexndm_envs.core import interface
+from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
+from dexndm_envs.data.episodes import load_episodes
 from dexndm_envs.dynamixel import VirtualDynamixelServer
-from dexndm_envs.hand_config import load_hand_config
-from dexndm_envs.virtual_backend import VirtualHandBackend
+from dexndm_envs.hand.config import load_hand_config
+from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

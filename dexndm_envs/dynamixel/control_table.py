@@ -22,7 +22,7 @@ from typing import Literal
 
 import numpy as np
 
-from dexndm_envs.constants import HARDWARE_ANGLE_OFFSET_RAD
+from dexndm_envs.core.constants import HARDWARE_ANGLE_OFFSET_RAD
 from dexndm_envs.dynamixel.protocol import BROADCAST_ID as BROADCAST_ID
 from dexndm_envs.dynamixel.protocol import ERRBIT_ALERT as ERRBIT_ALERT
 from dexndm_envs.dynamixel.protocol import MAX_ID, StatusError

@@ -35,7 +35,7 @@ from collections.abc import Iterable, Mapping
 from types import TracebackType
 from typing import Protocol
 
-from dexndm_envs.constants import CTRL_DT_S, MOTOR_IDS
+from dexndm_envs.core.constants import CTRL_DT_S, MOTOR_IDS
 from dexndm_envs.dynamixel.control_table import (
     BAUD_RATE_BPS,
     RAD_PER_TICK,

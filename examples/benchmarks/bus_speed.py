@@ -49,14 +49,14 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs.constants import CTRL_DT_S
-from dexndm_envs.dynamixel.bus import DynamixelBus
+from dexndm_envs.core.constants import CTRL_DT_S
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.dynamixel.usb_adapter import (
     FTDI_DEFAULT_LATENCY_TIMER_MS,
     FTDI_FIXED_LATENCY_TIMER_MS,
 )
-from dexndm_envs.hand_config import default_hand_config
+from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.real.bus import DynamixelBus
 
 ROOT = Path(__file__).resolve().parents[2]
 PUBLIC_LEAP_API_HZ = (30, 90)

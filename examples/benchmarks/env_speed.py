@@ -29,7 +29,7 @@ import tyro
 from mujoco import rollout
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs import interface
+from dexndm_envs.core import interface
 
 
 @dataclass

@@ -20,7 +20,7 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401
-from dexndm_envs.task import WRISTS
+from dexndm_envs.core.task import WRISTS
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 For PPO and SAC it times `model.learn` (rollouts and updates together) for:
   - sb3 defaults: `ALGO("MlpPolicy", env)` on one env, SB3's own hyperparameters;
-  - ours: dexndm_agents.training's hyperparameters with each vectorisation
+  - ours: dexndm_agents.base_policy.training's hyperparameters with each vectorisation
     (threads, dummy, subproc) of the same number of envs.
 Setups run in turn, repeated `--rounds` times, and each reports its best round, so that drift
 of the machine's speed hits all of them alike; the ratios against SB3's defaults come from one
@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 
 import tyro
 
-from dexndm_agents.algorithms import algorithm_class
-from dexndm_agents.training import EnvOptions, TrainConfig, algo_kwargs
-from dexndm_agents.vec_env import make_vec_env
+from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, algo_kwargs
+from dexndm_agents.base_policy.vec_env import make_vec_env
+from dexndm_agents.policies.algorithms import algorithm_class
 
 
 @dataclass

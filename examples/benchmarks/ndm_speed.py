@@ -26,11 +26,11 @@ from pathlib import Path
 import torch
 import tyro
 
-from dexndm_agents import ndm_training
-from dexndm_agents.ndm import NDM, JointWiseNDM, WholeHandNDM
-from dexndm_agents.ndm_data import make_windows, split_episodes, synthetic_episodes
-from dexndm_agents.ndm_training import fit, hold_error, prediction_error
-from dexndm_envs.data import load_episodes
+from dexndm_agents.dexndm import fitting as ndm_training
+from dexndm_agents.dexndm.data import make_windows, split_episodes, synthetic_episodes
+from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
+from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_envs.data.episodes import load_episodes
 
 
 @dataclass

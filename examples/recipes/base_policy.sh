@@ -9,7 +9,7 @@
 #
 # Every step writes its own directory under RUNS_DIR and is skipped when its result exists;
 # a training step that was stopped resumes from its newest checkpoint. The generalist is
-# RUNS_DIR/generalist/generalist.pt; ship it with `cp` to dexndm_agents/pretrained/.
+# RUNS_DIR/generalist/generalist.pt; ship it with `cp` to dexndm_agents/policies/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 RUNS=${1:-runs/base_policy}

@@ -1,0 +1,448 @@
+"""The whole DexNDM loop on the virtual LEAP hand, stage by stage, and the paper's comparison.
+
+The loop (docs/dexndm.md): (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
+the hand, (4) the joint-wise NDM and the whole-hand baseline, (5) a residual adapter through
+each, (7) the same metrics on the ideal sim, and on the virtual hand with direct transfer, with
+the whole-hand residual and with DexNDM, on the same seeds; and, for reference, direct transfer
+on the "reachable" hand (dexndm_agents.dexndm.hands: the virtual hand with every difference a target
+residual can offset put back to the sim's value), what a residual that made every joint follow
+its targets as in the sim would regain. Every stage writes its result
+under one run directory and a rerun reuses what is there (the chaos box resumes mid-way), so
+a long run that is killed loses at most the stage it was in.
+
+The results' table, shares of the loss and plots are in dexndm_agents.dexndm.loop_report.
+
+Usage:
+    cfg = LoopConfig(out_dir=Path("runs/sim2real"), **PRESETS["quick"])
+    results = run_loop(load_pretrained(), cfg)   # {"ideal": {"RotR": ...}, "direct": ...}
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from dexndm_agents.dexndm.adapters import (
+    ADAPTER_KINDS,
+    DEFAULT_KIND,
+    Adapter,
+    build_adapter,
+    fit_adapter,
+)
+from dexndm_agents.dexndm.bundle import Bundle
+from dexndm_agents.dexndm.data import (
+    make_windows,
+    split_episodes,
+    split_windows,
+    take_transitions,
+    usable_episodes,
+)
+from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
+from dexndm_agents.dexndm.hands import SimNominal, hands
+from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
+from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
+from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.policies.files import Policy, policy_env_kwargs
+from dexndm_envs.chaos.actions import ActionFile
+from dexndm_envs.chaos.virtual_env import collect_virtual_chaos_box
+from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.metrics import EpisodeMetrics
+from dexndm_envs.data.episodes import Episode, load_episodes
+from dexndm_envs.hand.config import load_hand_config
+
+logger = logging.getLogger(__name__)
+
+CONDITIONS = ("ideal", "direct", "whole_hand", "dexndm")
+"""The paper's comparison: ideal sim; virtual hand with direct transfer, with a whole-hand-NDM
+residual, and with DexNDM (the joint-wise NDM's residual)."""
+
+REACHABLE_HAND = "reachable"
+"""The reference condition run after the comparison: direct transfer on the virtual hand with
+every gap.REACHABLE factor at the sim's value. Its gain over direct transfer is about the most
+a residual on the targets can regain (an estimate, not a bound: a residual may also offset
+part of what is out of reach)."""
+
+EVALUATED = (*CONDITIONS, REACHABLE_HAND)
+
+MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
+"""The condition each dynamics model serves."""
+
+
+@dataclass
+class LoopConfig:
+    """Settings of one run of the loop (PRESETS holds the quick and the full one)."""
+
+    out_dir: Path
+    hardware_profile: str = "default"
+    hardware_seed: int = 0
+    hand_config: str | None = None
+    """The virtual hand's servo settings (gains, Goal Current): a hand config file as
+    DexNDM-Real-v0 takes; the public LEAP defaults when None."""
+    sim_episodes: int = 60
+    chaos_episodes: int = 80
+    num_balls: int = 100
+    chaos_target_noise_rad: float = 0.05
+    """Target excitation in the chaos box (chaos_collection): without it the replayed policy
+    actions, mostly at the action bound, leave the model unable to tell the newest target's
+    effect from the older ones', and the adapter corrects the wrong way
+    (docs/results/2026-11_dexndm_0.1.0.md)."""
+    window: int = 10
+    residual_kind: str = DEFAULT_KIND
+    """The adapter (residual.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the
+    paper's network on all joints' readings and targets."""
+    residual_history: int | None = None
+    """Readings and targets the adapter sees (None: the kind's default)."""
+    ndm_epochs: int = 20
+    residual_epochs: int = 30
+    eval_episodes: int = 50
+    eval_seed: int = 1000
+    episode_steps: int = 400
+    """Steps of every rollout, chaos-box episode and evaluation episode (the paper: 400)."""
+    study_sizes: tuple[int, ...] = (1_000, 3_000, 10_000, 30_000)
+    """Chaos-box transitions the model study fits on (capped at what there is)."""
+    seed: int = 0
+    progress: bool = True
+
+    def __post_init__(self) -> None:
+        if self.residual_kind not in ADAPTER_KINDS:
+            raise ValueError(
+                f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
+            )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    "quick": {"sim_episodes": 30, "chaos_episodes": 30, "eval_episodes": 30},
+    "full": {},
+    "smoke": {  # every stage in seconds, for tests: the figures mean nothing
+        "sim_episodes": 3,
+        "chaos_episodes": 2,
+        "num_balls": 20,
+        "window": 4,
+        "ndm_epochs": 2,
+        "residual_epochs": 2,
+        "eval_episodes": 1,
+        "episode_steps": 30,
+        "study_sizes": (50, 100),
+    },
+}
+
+
+@dataclass
+class LoopData:
+    """The episodes of a run: sim rollouts of the base policy and the hand's chaos box."""
+
+    sim: list[Episode]
+    chaos: list[Episode]
+    direct: list[Episode]
+    """The base policy's rollouts on the virtual hand (direct transfer), as many as `sim`."""
+
+
+def _rollouts(
+    policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
+) -> list[Episode]:
+    """The base policy's rollouts on one hardware, recorded once per run directory."""
+    directory = cfg.out_dir / name
+    if not (directory / ACTIONS_FILE).is_file():  # actions.npz is written last: a whole set
+        if directory.exists():
+            for stale in directory.glob("episode_*.npz"):
+                stale.unlink()
+        env_kwargs = {
+            "hardware": hardware,
+            "hardware_profile": cfg.hardware_profile,
+            "hardware_seed": cfg.hardware_seed,
+            "hand_config": cfg.hand_config,
+        }
+        record_rollouts(
+            policy,
+            env_kwargs,
+            cfg.sim_episodes,
+            seed,
+            directory,
+            progress=cfg.progress,
+            max_steps=cfg.episode_steps,
+        )
+    return load_episodes(directory)
+
+
+def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
+    """Stages 2-3: the base policy's sim rollouts, and the chaos box replaying their actions
+    on the virtual hand (with the paper's noise); plus direct-transfer rollouts on the virtual
+    hand, the model study's out-of-distribution set (the task's object instead of balls)."""
+    sim = _rollouts(policy, cfg, "sim_rollouts", "ideal", cfg.seed)
+    source = ActionFile.load(cfg.out_dir / "sim_rollouts" / ACTIONS_FILE, steps=cfg.episode_steps)
+    collect_virtual_chaos_box(
+        cfg.out_dir / "chaos_box",
+        source,
+        cfg.chaos_episodes,
+        wrist=policy_env_kwargs(policy).get("wrist", "palm_up"),
+        hardware_profile=cfg.hardware_profile,
+        hardware_seed=cfg.hardware_seed,
+        num_balls=cfg.num_balls,
+        seed=cfg.seed,
+        progress=cfg.progress,
+        target_noise_rad=cfg.chaos_target_noise_rad,
+        hand_config=cfg.hand_config,
+    )
+    chaos = load_episodes(cfg.out_dir / "chaos_box")
+    direct = _rollouts(policy, cfg, "direct_rollouts", "virtual", cfg.seed + 500)
+    return LoopData(sim, chaos, direct)
+
+
+def fit_dynamics(kind: str, data: LoopData, cfg: LoopConfig) -> tuple[NDM, dict[str, float]]:
+    """Stage 4: pretrain on the sim rollouts, fine-tune on the chaos box; eval errors (rad)."""
+    torch.manual_seed(cfg.seed)
+    model = MODEL_KINDS[kind](window=cfg.window)
+    sim_train, sim_eval = split_windows(data.sim, cfg.window, seed=cfg.seed)
+    fit(model, sim_train, sim_eval, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress)
+    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
+    result = fit(
+        model, train, evaluation, epochs=cfg.ndm_epochs, seed=cfg.seed, progress=cfg.progress
+    )
+    errors = {
+        "chaos_eval_error_rad": prediction_error(model, evaluation),
+        "task_error_rad": prediction_error(
+            model, make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
+        ),
+        "fit_seconds": result.seconds,
+    }
+    return model, errors
+
+
+def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[Adapter, dict]:
+    """Stage 5: the residual through the frozen model, on the sim rollouts."""
+    return fit_adapter(
+        ndm,
+        data.sim,
+        kind=cfg.residual_kind,
+        history=cfg.residual_history,
+        epochs=cfg.residual_epochs,
+        seed=cfg.seed,
+        progress=cfg.progress,
+    )
+
+
+def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, Path]:
+    """Stages 4-5 for both models; a bundle per condition, reused when already written."""
+    paths = {}
+    for condition in MODEL_KINDS:
+        path = cfg.out_dir / "bundles" / f"{condition}.pt"
+        if path.is_file():
+            _check_reusable(path, cfg)
+        else:
+            ndm, fit_figures = fit_dynamics(condition, data, cfg)
+            adapter, residual_figures = train_adapter(ndm, data, cfg)
+            config = {
+                "task": policy_env_kwargs(policy),
+                "hardware": {
+                    "profile": cfg.hardware_profile,
+                    "seed": cfg.hardware_seed,
+                    "hand_config": load_hand_config(cfg.hand_config).as_dict(),
+                },
+                "loop": cfg.as_dict(),
+                "figures": {**fit_figures, **residual_figures},
+            }
+            Bundle(ndm, adapter, _plain(config)).save(path)
+        paths[condition] = path
+    return paths
+
+
+class StaleRunError(ValueError):
+    """A run directory holds bundles trained with other settings than those asked for."""
+
+
+BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs")
+"""Loop settings a bundle depends on besides its adapter's kind and history."""
+
+
+def _check_reusable(path: Path, cfg: LoopConfig) -> None:
+    """Refuse to reuse a bundle written with other model or adapter settings."""
+    bundle = Bundle.load(path)
+    written = dict(bundle.config.get("loop", {}))
+    written["residual_kind"] = bundle.residual.config()["kind"]
+    written["residual_history"] = bundle.residual.history
+    wanted = cfg.as_dict()
+    wanted["residual_history"] = (
+        cfg.residual_history or build_adapter({"kind": cfg.residual_kind}).history
+    )
+    keys = (*BUNDLE_SETTINGS, "residual_kind", "residual_history")
+    stale = [k for k in keys if k in written and written[k] != wanted[k]]
+    if stale:
+        changes = ", ".join(f"{k} {written[k]!r} -> {wanted[k]!r}" for k in stale)
+        raise StaleRunError(
+            f"{path} was trained with other settings ({changes}); delete {path.parent} and "
+            f"{cfg.out_dir / 'eval'} to retrain, or use another out_dir"
+        )
+
+
+def _plain(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))
+
+
+def summarize(metrics: list[EpisodeMetrics]) -> dict[str, float]:
+    """The paper's table entries: mean RotR, TTF and RotP, with RotR's spread and drops."""
+    rotr = np.array([m.rotr for m in metrics])
+    return {
+        "RotR": float(rotr.mean()),
+        "TTF": float(np.mean([m.ttf for m in metrics])),
+        "RotP": float(np.mean([m.rotp for m in metrics])),
+        "RotR_std": float(rotr.std()),
+        "drops": float(np.mean([m.dropped for m in metrics])),
+        "episodes": len(metrics),
+        "RotR_per_episode": rotr.round(3).tolist(),
+    }
+
+
+def _condition_env(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
+) -> gym.Env:
+    """The env a condition runs on: the ideal sim, or the virtual hand (the reachable one for
+    REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
+    task = policy_env_kwargs(policy)
+    profile, hand = cfg.hardware_profile, cfg.hand_config
+    if condition == REACHABLE_HAND:
+        ideal = gym.make("DexNDM-Rotate-v0", **task)
+        profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
+        ideal.close()
+    env = gym.make(
+        "DexNDM-Rotate-v0",
+        **{
+            **task,
+            "hardware": "ideal" if condition == "ideal" else "virtual",
+            "hardware_profile": profile,
+            "hardware_seed": cfg.hardware_seed,
+            "hand_config": hand,
+        },
+    )
+    return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
+
+
+def evaluate_condition(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
+) -> dict[str, Any]:
+    """Stage 7 for one condition, on seeds eval_seed .. eval_seed + eval_episodes - 1."""
+    env = _condition_env(policy, condition, bundles, cfg)
+    seeds = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
+    try:
+        metrics = [
+            run_episode(env, policy, seed, max_steps=cfg.episode_steps).metrics
+            for seed in tqdm(seeds, f"eval {condition}", disable=not cfg.progress)
+        ]
+    finally:
+        env.close()
+    return summarize(metrics)
+
+
+def replay_tracking_error(
+    policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig, sim: list[Episode]
+) -> float:
+    """What the adapter is trained for, measured on the hand: the sim rollouts' targets
+    replayed open loop (same reset seeds) through the condition, and the mean |q_hand - q_sim|
+    (rad) over every step the object stays in hand. Unlike RotR, this barely depends on which
+    episodes turn and which stall, so it separates conditions with a few episodes.
+
+    Args:
+        sim: the sim rollouts to replay (the adapter's eval episodes: it never trained on them).
+    """
+    env = _condition_env(policy, condition, bundles, cfg)
+    step_rad = float(env.get_wrapper_attr("max_delta_rad"))  # the policy's step, as recorded
+    errors = []
+    try:
+        for episode in sim:
+            _, info = env.reset(seed=int(episode.meta["extra"]["seed"]))
+            previous = np.asarray(info["joint_targets"], dtype=np.float64)
+            for t in range(episode.num_steps - 1):
+                target = episode.joint_targets[t]
+                action = np.clip((target - previous) / step_rad, -1.0, 1.0)
+                _, _, terminated, truncated, info = env.step(action)
+                previous = target
+                errors.append(np.abs(info["joint_pos"] - episode.joint_pos[t + 1]).mean())
+                if terminated or truncated:
+                    break
+    finally:
+        env.close()
+    return float(np.mean(errors))
+
+
+STUDY_SAMPLE_PASSES = 400_000
+"""Training samples each study fit processes at least: small sets get more epochs..."""
+
+STUDY_MAX_EPOCHS = 200
+"""... up to this many."""
+
+
+def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
+    """Next-step error of joint-wise vs whole-hand models as chaos-box data grows.
+
+    Each model is fitted from scratch (no sim pretraining: the data alone) on a random subset
+    of the chaos box's training windows and measured on its eval episodes (in distribution)
+    and on the base policy's rollouts on the same virtual hand holding the task's object (out
+    of distribution: another load, and policy-driven rather than replayed motion).
+    """
+    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
+    ood = make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
+    rows = []
+    for size in sorted({min(n, len(train)) for n in cfg.study_sizes}):
+        subset = take_transitions(train, size, seed=cfg.seed)
+        epochs = max(cfg.ndm_epochs, min(STUDY_MAX_EPOCHS, STUDY_SAMPLE_PASSES // size))
+        for kind, model_class in (("joint_wise", JointWiseNDM), ("whole_hand", WholeHandNDM)):
+            torch.manual_seed(cfg.seed)
+            model = model_class(window=cfg.window)
+            fit(model, subset, evaluation, epochs=epochs, seed=cfg.seed, progress=False)
+            rows.append(
+                {
+                    "transitions": size,
+                    "model": kind,
+                    "in_distribution_error_rad": prediction_error(model, evaluation),
+                    "out_of_distribution_error_rad": prediction_error(model, ood),
+                }
+            )
+            logger.info("model study: %s", rows[-1])
+    return {
+        "rows": rows,
+        "hold_error_rad": {
+            "in_distribution": hold_error(evaluation),
+            "out_of_distribution": hold_error(ood),
+        },
+    }
+
+
+def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
+    """Every stage; returns (and writes to out_dir/results.json) the comparison."""
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    data = collect_data(policy, cfg)
+    bundles = make_bundles(policy, data, cfg)
+    results: dict[str, Any] = {}
+    # the rollouts the adapters held out: fit_adapter's split of the usable episodes
+    segment = cfg.window + Bundle.load(bundles["dexndm"]).residual.history - 1
+    replayed = split_episodes(usable_episodes(data.sim, segment), seed=cfg.seed)[1]
+    for condition in EVALUATED:
+        cached = cfg.out_dir / "eval" / f"{condition}.json"
+        results[condition] = json.loads(cached.read_text()) if cached.is_file() else {}
+        if results[condition].get("seeds") != [cfg.eval_seed, cfg.eval_episodes]:
+            # none yet, or of other seeds (--eval-episodes changed): evaluate afresh
+            results[condition] = evaluate_condition(policy, condition, bundles, cfg)
+            results[condition]["seeds"] = [cfg.eval_seed, cfg.eval_episodes]
+        if condition != "ideal" and "tracking_error_rad" not in results[condition]:
+            results[condition]["tracking_error_rad"] = replay_tracking_error(
+                policy, condition, bundles, cfg, replayed
+            )
+        atomic_write_text(cached, json.dumps(results[condition], indent=2))
+    results["bundles"] = {k: Bundle.load(p).config["figures"] for k, p in bundles.items()}
+    study = cfg.out_dir / "model_study.json"
+    if not study.is_file():
+        atomic_write_text(study, json.dumps(model_study(data, cfg), indent=2))
+    results["model_study"] = json.loads(study.read_text())
+    results["config"] = cfg.as_dict()
+    return results

@@ -1,0 +1,129 @@
+"""What the DexNDM loop's results say: paired gains, shares of the loss, the table, the plots.
+
+dexndm_agents.dexndm.loop.run_loop measures every condition on the same seeds; each condition's
+gain is its seed-paired RotR difference to direct transfer (reports.paired_difference), and
+its share is that gain over the RotR direct transfer loses from the ideal sim.
+
+Usage:
+    results = run_loop(policy, cfg)
+    print(format_table(results))
+    plot_results(results, cfg.out_dir)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dexndm_agents.dexndm.loop import EVALUATED, MODEL_KINDS, REACHABLE_HAND
+from dexndm_agents.evaluation import reports
+
+
+def paired_difference(results: dict[str, Any], condition: str) -> tuple[float, float]:
+    """Mean RotR difference to direct transfer over the same seeds, and its standard error.
+
+    Episodes differ far more from seed to seed than conditions do; pairing by seed removes
+    the seed's share of the spread.
+    """
+    return reports.paired_difference(
+        results[condition]["RotR_per_episode"], results["direct"]["RotR_per_episode"]
+    )
+
+
+def share_of_loss(results: dict[str, Any], condition: str) -> float:
+    """A condition's paired gain over direct transfer as a share of the RotR direct transfer
+    loses from the ideal sim (nan when it loses nothing)."""
+    loss = results["ideal"]["RotR"] - results["direct"]["RotR"]
+    return paired_difference(results, condition)[0] / loss if loss > 0 else float("nan")
+
+
+def format_table(results: dict[str, Any]) -> str:
+    """The comparison as a text table, one row per condition (the reachable hand last, when
+    the results have it), and what each residual regains of the loss and of the reachable
+    hand's share."""
+    lines = [
+        f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
+        f"{'RotR - direct (paired)':>24} {'of the loss':>12} {'tracking (mrad)':>16}"
+    ]
+    shown = [c for c in EVALUATED if c in results]
+    for condition in shown:
+        row = results[condition]
+        rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
+        mean, error = paired_difference(results, condition)
+        share = share_of_loss(results, condition)
+        share_text = "-" if condition in ("ideal", "direct") or np.isnan(share) else f"{share:.0%}"
+        tracking = row.get("tracking_error_rad")
+        tracking_text = "-" if tracking is None else f"{tracking * 1e3:.2f}"
+        lines.append(
+            f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
+            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {share_text:>12} "
+            f"{tracking_text:>16}"
+        )
+    reachable = share_of_loss(results, REACHABLE_HAND) if REACHABLE_HAND in results else np.nan
+    if reachable > 0:
+        for condition in MODEL_KINDS:
+            share = share_of_loss(results, condition)
+            lines.append(
+                f"{condition} regains {share:.0%} of the loss, {share / reachable:.0%} of the "
+                f"reachable hand's {reachable:.0%}"
+            )
+    return "\n".join(lines)
+
+
+def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
+    """Two figures: the comparison (RotR, TTF and the replayed tracking error per condition)
+    and the model study."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = [out_dir / "comparison.png", out_dir / "model_study.png"]
+    colors = dict(
+        zip(EVALUATED, ("grey", "tab:red", "tab:orange", "tab:blue", "silver"), strict=True)
+    )
+    shown = [c for c in EVALUATED if c in results]
+    fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(14, 3.5))
+    rotr = [results[c]["RotR"] for c in shown]
+    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in shown]
+    ax_rotr.bar(shown, rotr, yerr=spread, color=[colors[c] for c in shown])
+    ax_rotr.set_ylabel("RotR (mean +- s.e.)")
+    ax_ttf.bar(shown, [results[c]["TTF"] for c in shown], color="tab:green")
+    ax_ttf.set_ylabel("TTF")
+    tracked = [c for c in shown if "tracking_error_rad" in results[c]]
+    ax_track.bar(
+        tracked,
+        [results[c]["tracking_error_rad"] * 1e3 for c in tracked],
+        color=[colors[c] for c in tracked],
+    )
+    ax_track.set_ylabel("replayed tracking error (mrad)")
+    for ax in (ax_rotr, ax_ttf, ax_track):
+        ax.tick_params(axis="x", labelrotation=20)
+    fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
+    fig.tight_layout()
+    fig.savefig(paths[0], dpi=120)
+    plt.close(fig)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
+    rows = results["model_study"]["rows"]
+    for ax, key, title in zip(
+        axes,
+        ("in_distribution_error_rad", "out_of_distribution_error_rad"),
+        ("chaos box (in distribution)", "task rollouts (out of distribution)"),
+        strict=True,
+    ):
+        for kind in ("joint_wise", "whole_hand"):
+            mine = [r for r in rows if r["model"] == kind]
+            ax.plot(
+                [r["transitions"] for r in mine], [r[key] * 1e3 for r in mine], "o-", label=kind
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel("training transitions")
+        ax.set_title(title)
+    axes[0].set_ylabel("next-step error (mrad)")
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(paths[1], dpi=120)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,303 @@
+"""DexNDM-ChaosBox-v0: the virtual LEAP hand in the chaos box, in process.
+
+The chaos box (arXiv 2510.08556, "Chaos Box"; dexndm_envs.chaos.box) driven through the virtual
+LEAP hand's servo model (dexndm_envs.virtual.servos), with the interface of DexNDM-Rotate-v0 and
+DexNDM-Real-v0: relative joint targets at 20 Hz (5 physics steps of 0.01 s), a proprioceptive
+observation, and `info` with the servos' readings in the units DexNDM-Real-v0 reports (joint
+positions in rad, velocities in rad/s, currents in mA, model sign convention). It is the same
+hand that `real/virtual_hand.py --scene chaos_box` serves over a pty, without the bus: the
+DexNDM loop collects its data here 2-3 times faster (100 balls).
+
+The box has no drop: episodes never terminate and the reward is 0; a reset puts the hand at
+its start pose and drops the balls anew, scattered from the reset's seed. Ball sizes are a
+property of the box and fixed (`BALL_SIZE_SEED`).
+
+Usage:
+    import gymnasium as gym
+    import dexndm_envs  # registers the environments
+
+    env = gym.make("DexNDM-ChaosBox-v0", wrist="palm_down", hardware_seed=0)
+    obs, info = env.reset(seed=0)
+    obs, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    print(info["joint_pos"], info["joint_current"], info["finger_contacts"])
+
+    # chaos-box data straight to disk (crash-safe, resumable):
+    paths = collect_virtual_chaos_box("data/chaos/palm_down", SmoothRandomActions(400), 100)
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import mujoco
+import numpy as np
+from tqdm.auto import tqdm
+
+from dexndm_envs.chaos import actions as chaos_actions
+from dexndm_envs.chaos import box as chaos_box
+from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.core import interface, task
+from dexndm_envs.core.constants import (
+    CTRL_DT_S,
+    JOINT_LOWER_RAD,
+    JOINT_NAMES,
+    JOINT_UPPER_RAD,
+    MAX_DELTA_RAD,
+    NUM_JOINTS,
+)
+from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.hand.config import HandConfig, load_hand_config
+from dexndm_envs.virtual.profiles import HardwareProfile
+from dexndm_envs.virtual.servos import VirtualMotors
+
+NUM_BALLS = chaos_box.NUM_BALLS
+"""Default ball count: the scene's. MuJoCo's contact solve dominates a step and grows with the
+pile, so fewer balls run faster, but they leave the fingers unloaded, palm up first: fewer
+suit palm_down only."""
+
+MAX_BALLS = 150
+"""No more balls fit (chaos_box.NUM_BALLS). Near it, resets take seconds and can fail to find
+room (RuntimeError): 150 fails for base_up and base_down, 135 works for every wrist."""
+
+SIM_DT_S = 0.01
+FRAME_SKIP = round(CTRL_DT_S / SIM_DT_S)
+"""Physics steps per control step: 5 of 0.01 s, as in DexNDM-Rotate-v0."""
+
+SETTLE_S = 1.0
+"""After a reset the balls fall for this long, with the hand holding its start pose."""
+
+BALL_SIZE_SEED = 0
+"""Draws the balls' radii and masses (chaos_box.ball_sizes): one physical set of balls."""
+
+
+class VirtualChaosBoxEnv(gym.Env):
+    """The virtual LEAP hand in a box of soft balls (see the module docstring).
+
+    Args:
+        wrist: how the hand is mounted: a name from task.WRISTS.
+        axis: the rotation axis written into the observation (as DexNDM-Real-v0: named or a
+            3-vector); it moves nothing here, and is recorded with collected data.
+        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
+            a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
+        hardware_seed: which virtual hand: the per-motor spread is drawn from it.
+        hand_config: the servo settings (gains, Goal Current), as DexNDM-Real-v0 takes them: a
+            HandConfig or a YAML/JSON hand config; the public LEAP defaults when None.
+        num_balls: soft balls in the box, 0 .. MAX_BALLS (NUM_BALLS: why 100).
+        history_len: T, the number of (joint position, joint target) pairs observed.
+
+    Raises:
+        ValueError: for an unknown wrist, axis or profile, or a bad ball count or history
+            length, naming the valid values.
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
+
+    def __init__(
+        self,
+        wrist: str = "palm_down",
+        axis: str | Sequence[float] = "+z",
+        hardware_profile: HardwareProfile | str | Path = "default",
+        hardware_seed: int = 0,
+        num_balls: int = NUM_BALLS,
+        history_len: int = interface.DEFAULT_HISTORY_LEN,
+        hand_config: HandConfig | str | Path | None = None,
+    ) -> None:
+        if not isinstance(wrist, str) or wrist not in task.WRISTS:
+            raise ValueError(
+                f"unknown wrist {wrist!r} for the chaos box; valid: {', '.join(task.WRISTS)}"
+            )
+        _check_int("num_balls", num_balls, 0, MAX_BALLS)
+        _check_int("history_len", history_len, 1, None)
+        _check_int("hardware_seed", hardware_seed, None, None)
+        self.wrist = wrist
+        self._wrist_quat = task.WRISTS[wrist].copy()
+        self._axis_option = task.resolve_axis(axis)
+        self.motors = VirtualMotors(
+            hardware_profile, int(hardware_seed), load_hand_config(hand_config)
+        )
+        self.model = chaos_box.compile_chaos_box(wrist, int(num_balls), BALL_SIZE_SEED, SIM_DT_S)
+        self.data = mujoco.MjData(self.model)
+        self.motors.bind(self.model)
+        mujoco.mj_setConst(self.model, self.data)
+        self.box = chaos_box.ChaosBoxScene(self.model)
+        self._joint_qpos = np.array(
+            [self.model.jnt_qposadr[self.model.joint(name).id] for name in JOINT_NAMES]
+        )
+        self._direction = np.asarray(self.motors.hand.direction, dtype=np.float64)
+        self.history = interface.ProprioHistory(int(history_len))
+        self.obs_layout = self.history.layout
+        self.action_space = interface.action_space()
+        self.observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (self.obs_layout.size,), np.float32
+        )
+        self.dt = CTRL_DT_S
+        self.frame_skip = FRAME_SKIP
+        self.max_delta_rad = MAX_DELTA_RAD
+        self._targets = np.zeros(NUM_JOINTS)
+        self._axis = np.array([0.0, 0.0, 1.0])
+        self._started = False
+
+    @property
+    def num_balls(self) -> int:
+        return self.box.num_balls
+
+    def hardware_description(self) -> dict[str, Any]:
+        """What is driven, as episode metadata records it (data.episode_meta's hardware)."""
+        return {
+            "kind": "virtual",
+            "profile": self.motors.profile.name,
+            "seed": self.motors.seed,
+            "scene": "chaos_box",
+            "num_balls": self.num_balls,
+        }
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Hand at its start pose (all joints 0 rad), balls scattered from the seed and settled.
+
+        options={"joint_targets": q} (16, rad) starts the hand there instead.
+
+        Raises:
+            ValueError: for joint targets that are not 16 finite angles.
+            RuntimeError: if the balls find no room (too many of them, MAX_BALLS).
+        """
+        super().reset(seed=seed)
+        start = np.zeros(NUM_JOINTS)
+        if options and "joint_targets" in options:
+            start = np.asarray(options["joint_targets"], dtype=np.float64)
+            if start.shape != (NUM_JOINTS,) or not np.isfinite(start).all():
+                raise ValueError(
+                    f"options['joint_targets'] must be {NUM_JOINTS} finite joint angles (rad) "
+                    f"in the order {', '.join(JOINT_NAMES)}"
+                )
+        model, data = self.model, self.data
+        self._targets = np.clip(start, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        mujoco.mj_resetData(model, data)
+        data.qpos[self._joint_qpos] = self._targets
+        self.box.reset(model, data, self.np_random)  # clear of the hand where it now stands
+        self.motors.reset(data, self._targets)
+        self.motors.run(model, data, round(SETTLE_S / SIM_DT_S))
+        self._axis = task.sample_axis(self._axis_option, self.np_random).copy()
+        self._started = True
+        info = self._info()
+        self.history.reset(info["joint_pos"], self._targets, self._wrist_quat, self._axis)
+        info.update(wrist_quat=self._wrist_quat.copy(), hardware=self.hardware_description())
+        return self.history.observation(), info
+
+    # ------------------------------------------------------------------- step
+    def step(self, action: np.ndarray):
+        """Move the targets by action / 24 rad, run the servos for 0.05 s, read them."""
+        action = interface.check_action(action)
+        if not self._started:
+            raise RuntimeError("call reset() before step()")
+        self._targets = interface.next_targets(self._targets, action, self.max_delta_rad)
+        self.motors.write_goal_rad(self._targets)
+        self.motors.run(self.model, self.data, self.frame_skip)
+        info = self._info()
+        self.history.push(info["joint_pos"], self._targets)
+        return self.history.observation(), 0.0, False, False, info
+
+    def _info(self) -> dict[str, Any]:
+        """The servos' readings as DexNDM-Real-v0 converts them, plus the task and the load."""
+        ticks, velocity, current = self.motors.read_registers()
+        return {
+            "joint_pos": self.motors.hand.ticks_to_model(ticks),
+            "joint_targets": self._targets.copy(),
+            "joint_vel": self._direction * ct.velocity_units_to_rad_s(velocity),
+            "joint_current": self._direction * ct.current_units_to_ma(current),
+            "wrist": self.wrist,
+            "axis": self._axis.copy(),
+            "finger_contacts": self.box.finger_contacts(self.data),
+        }
+
+
+def _check_int(name: str, value: Any, low: int | None, high: int | None) -> None:
+    """value is an integer (not a bool) within [low, high], or a ValueError saying so."""
+    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
+    ok = ok and (low is None or value >= low) and (high is None or value <= high)
+    if ok:
+        return
+    if low is not None and high is not None:
+        wanted = f"an integer in {low} .. {high}"
+    else:
+        wanted = "an integer" if low is None else f"an integer >= {low}"
+    raise ValueError(f"{name} must be {wanted}, got {value!r}")
+
+
+# ------------------------------------------------------------------ collection
+def collect_virtual_chaos_box(
+    out_dir: str | Path,
+    source: chaos_actions.ActionSource,
+    episodes: int,
+    *,
+    wrist: str = "palm_down",
+    hardware_profile: str | Path = "default",
+    hardware_seed: int = 0,
+    num_balls: int = NUM_BALLS,
+    seed: int = 0,
+    progress: bool = True,
+    target_noise_rad: float = 0.0,
+    hand_config: HandConfig | str | Path | None = None,
+) -> list[Path]:
+    """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
+
+    The collection of real/collect_chaos_box.py (chaos_collection.ChaosBoxCollector: noise on
+    half the trajectories, no resets between episodes, one atomic file per episode, resume)
+    without the bus. Episodes already in out_dir are kept and not collected again; a directory
+    collected with other settings (including another profile, hand seed, hand config or ball
+    count) is refused. Episode metadata records hardware {"kind": "virtual", "profile", "seed",
+    "scene": "chaos_box", "num_balls"}.
+
+    Args:
+        out_dir: the episodes' directory (episode_<index>.npz and collection.json).
+        source: the actions, e.g. chaos_actions.ActionFile or SmoothRandomActions.
+        episodes: how many episodes the directory should hold.
+        wrist, hardware_profile, hardware_seed, num_balls, hand_config: the env's options.
+        seed: episode e's trajectory, noise and the balls' first drop come from it.
+        progress: show a progress bar.
+        target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
+            bound (chaos_collection, "Target excitation"); 0: the paper's collection.
+
+    Returns:
+        The paths of episodes 0 .. episodes-1.
+
+    Raises:
+        ValueError: bad options (CollectionError for the directory or the settings).
+    """
+    if episodes < 1:
+        raise chaos.CollectionError(f"episodes must be at least 1, got {episodes}")
+    env = VirtualChaosBoxEnv(
+        wrist,
+        hardware_profile=hardware_profile,
+        hardware_seed=hardware_seed,
+        num_balls=num_balls,
+        hand_config=hand_config,
+    )
+    settings = chaos.collection_settings(
+        port=None,
+        wrist=wrist,
+        hand_config_file=None,
+        hand=env.motors.hand,
+        source=source,
+        seed=seed,
+        realtime=False,
+        hardware_note="",
+        hardware=env.hardware_description(),
+        target_noise_rad=target_noise_rad,
+    )
+    writer, todo = chaos.prepare_directory(out_dir, settings, episodes)
+    if todo:
+        collector = chaos.ChaosBoxCollector(env, writer, source, settings)
+        collector.start()
+        with tqdm(todo, desc="chaos box", unit="ep", disable=not progress, file=sys.stderr) as bar:
+            started_s, steps = time.monotonic(), 0
+            for index in bar:
+                steps += collector.collect(index).steps
+                bar.set_postfix(steps_per_s=f"{steps / (time.monotonic() - started_s):.0f}")
+    env.close()
+    return [writer.path(index) for index in range(episodes)]

@@ -1,0 +1,1 @@
+"""Episodes on disk: the file format (format) and reading and writing episodes (episodes)."""

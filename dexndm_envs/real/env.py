@@ -1,0 +1,204 @@
+"""DexNDM-Real-v0: the LEAP hand on a Dynamixel bus, with the sim's action and observation.
+
+Actions and observations are those of DexNDM-Rotate-v0 in proprio mode, computed by the same
+code (dexndm_envs.core.interface): relative joint targets, and a history of (joint position, joint
+target) pairs plus wrist and axis. Before anything is written the action is checked (shape,
+NaN: ValueError), targets stay inside the joint limits, and no target may move further than
+the hand config's max_target_step_rad in one step. Reward is 0 and episodes never terminate
+unless a tracker callback says otherwise; truncation is the TimeLimit's, as in the sim.
+
+The same env drives the virtual hand served over a pty (`python real/virtual_hand.py`), which
+is how it is tested here.
+
+Usage:
+    env = gym.make("DexNDM-Real-v0", port="/dev/ttyUSB0", wrist="palm_down", axis="+z")
+    obs, info = env.reset()
+    obs, reward, terminated, truncated, info = env.step(policy(obs))
+    env.close()  # torque off
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+import numpy as np
+
+from dexndm_envs.core import interface, task
+from dexndm_envs.core.constants import (
+    CTRL_DT_S,
+    JOINT_LOWER_RAD,
+    JOINT_NAMES,
+    JOINT_UPPER_RAD,
+    MAX_DELTA_RAD,
+)
+from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.hand.config import HandConfig, load_hand_config
+from dexndm_envs.real.bus import DynamixelBus
+
+Tracker = Callable[[dict[str, Any]], tuple[float, bool]]
+"""Called after every step with the step's info; returns (reward, terminated)."""
+
+
+class RealHandEnv(gym.Env):
+    """The LEAP hand on hardware (see the module docstring).
+
+    Args:
+        port: the bus's serial device (the virtual hand prints its pty path as PORT=...).
+        baudrate: 4,000,000 for the LEAP hand.
+        hand_config: a HandConfig or the path of a YAML/JSON hand config (real/leap_hand.yaml);
+            the LEAP default when None.
+        wrist: how the hand is mounted: a named wrist orientation or a quaternion (w, x, y, z).
+        axis: the rotation axis the policy is asked for (named or a 3-vector).
+        history_len: T, the number of (joint position, joint target) pairs observed.
+        realtime: keep a steady control period (20 Hz) by sleeping; loop period and overruns
+            are in info. False steps as fast as the bus allows (lockstep virtual hand).
+        tracker: optional reward/termination from an external object tracker.
+        bus_timeout_ms: the least time the bus waits for a reply (raise it for a virtual
+            hand that computes heavy physics before it answers, e.g. the chaos box).
+        bus: an open DynamixelBus to use instead of opening `port` (tests, custom set-ups).
+    """
+
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
+
+    def __init__(
+        self,
+        port: str = "/dev/ttyUSB0",
+        baudrate: int = 4_000_000,
+        hand_config: HandConfig | str | Path | None = None,
+        wrist: str | Sequence[float] = "palm_up",
+        axis: str | Sequence[float] = "+z",
+        history_len: int = interface.DEFAULT_HISTORY_LEN,
+        realtime: bool = True,
+        tracker: Tracker | None = None,
+        bus_timeout_ms: float = 0.0,
+        bus: DynamixelBus | None = None,
+    ) -> None:
+        self.hand = load_hand_config(hand_config)
+        wrist_option, axis_option = task.resolve_wrist(wrist), task.resolve_axis(axis)
+        if isinstance(wrist_option, str) and wrist_option == "random":
+            raise ValueError("wrist='random' means nothing on hardware: give the mounting")
+        self._wrist_option, self._axis_option = wrist_option, axis_option
+        self.realtime, self.tracker = realtime, tracker
+        self.history = interface.ProprioHistory(history_len)
+        self.obs_layout = self.history.layout
+        self.action_space = interface.action_space()
+        self.observation_space = gym.spaces.Box(
+            -np.inf, np.inf, (self.obs_layout.size,), np.float32
+        )
+        self.dt = CTRL_DT_S
+        self.max_delta_rad = MAX_DELTA_RAD
+        self.bus = bus or DynamixelBus(
+            port, baudrate, self.hand.motor_ids, JOINT_NAMES, timeout_ms=bus_timeout_ms
+        )
+        self._configured = False
+        self._targets = np.zeros(len(JOINT_NAMES))
+        self._state: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._next_tick_s = 0.0
+        self._last_step_s = 0.0
+        self.overruns = 0
+
+    # ------------------------------------------------------------------ bus
+    def _read(self) -> np.ndarray:
+        self._state = self.bus.read_state()
+        return self.hand.ticks_to_model(self._state[0])
+
+    # ------------------------------------------------------------------ reset
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        """Connect and configure the motors once, switch torque on, hold the present pose.
+
+        options={"joint_targets": q} (16, rad) moves the hand there first, in steps no larger
+        than max_target_step_rad.
+        """
+        super().reset(seed=seed)
+        if not self.bus.is_open:
+            self.bus.open()
+        if not self._configured:
+            self.bus.configure(self.hand)
+            self._configured = True
+        self.bus.set_torque(True)
+        joint_pos = self._read()
+        self._targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        if options and "joint_targets" in options:
+            joint_pos = self._move_to(np.asarray(options["joint_targets"], dtype=np.float64))
+        _, wrist_quat = task.sample_wrist(self._wrist_option, self.np_random)
+        axis = task.sample_axis(self._axis_option, self.np_random)
+        self.history.reset(joint_pos, self._targets, wrist_quat, axis)
+        self._next_tick_s = time.perf_counter() + self.dt
+        self._last_step_s = time.perf_counter()
+        info = self._info(joint_pos, period_s=0.0)
+        info.update({"wrist_quat": wrist_quat, "axis": axis})
+        return self.history.observation(), info
+
+    def _move_to(self, goal_rad: np.ndarray) -> np.ndarray:
+        if goal_rad.shape != self._targets.shape or not np.isfinite(goal_rad).all():
+            raise ValueError("options['joint_targets'] must be 16 finite joint angles (rad)")
+        goal_rad = np.clip(goal_rad, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        step = self.hand.max_target_step_rad / 2
+        joint_pos = self._read()
+        while np.max(np.abs(goal_rad - self._targets)) > 1e-9:
+            self._targets = self._targets + np.clip(goal_rad - self._targets, -step, step)
+            self.bus.write_goal_ticks(self.hand.model_to_ticks(self._targets))
+            self._wait_for_tick()
+            joint_pos = self._read()
+        return joint_pos
+
+    # ------------------------------------------------------------------- step
+    def step(self, action: np.ndarray):
+        """Check the action, write the new targets, wait for the period, read the hand."""
+        action = interface.check_action(action)
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        targets = interface.next_targets(self._targets, action, self.max_delta_rad)
+        change = np.abs(targets - self._targets)
+        if change.max() > self.hand.max_target_step_rad:
+            joint = JOINT_NAMES[int(change.argmax())]
+            raise ValueError(
+                f"target of {joint} would move {change.max():.3f} rad in one step, more than "
+                f"max_target_step_rad={self.hand.max_target_step_rad}; nothing was written"
+            )
+        try:
+            self.bus.write_goal_ticks(self.hand.model_to_ticks(targets))
+            self._targets = targets
+            self._wait_for_tick()
+            joint_pos = self._read()
+        except BaseException:
+            self.bus.close()  # torque off before the error goes up
+            raise
+        now = time.perf_counter()
+        period_s, self._last_step_s = now - self._last_step_s, now
+        self.history.push(joint_pos, self._targets)
+        info = self._info(joint_pos, period_s)
+        reward, terminated = self.tracker(info) if self.tracker else (0.0, False)
+        return self.history.observation(), float(reward), bool(terminated), False, info
+
+    def _wait_for_tick(self) -> None:
+        """Sleep to the next control tick (realtime); count a late tick as an overrun."""
+        if not self.realtime:
+            return
+        now = time.perf_counter()
+        if now > self._next_tick_s:
+            self.overruns += 1
+            self._next_tick_s = now + self.dt  # start a fresh schedule, do not burst
+            return
+        time.sleep(self._next_tick_s - now)
+        self._next_tick_s += self.dt
+
+    def _info(self, joint_pos: np.ndarray, period_s: float) -> dict[str, Any]:
+        assert self._state is not None
+        _, velocity, current = self._state
+        return {
+            "joint_pos": joint_pos,
+            "joint_targets": self._targets.copy(),
+            "joint_vel": np.asarray(self.hand.direction) * ct.velocity_units_to_rad_s(velocity),
+            "joint_current": np.asarray(self.hand.direction) * ct.current_units_to_ma(current),
+            "loop_period_s": period_s,
+            "overruns": self.overruns,
+        }
+
+    def close(self) -> None:
+        """Torque off and close the port."""
+        self.bus.close()

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import REPO_ROOT
 
 from dexndm_envs.core.constants import JOINT_NAMES
 from dexndm_envs.dynamixel.process import served_port
@@ -18,7 +19,7 @@ from dexndm_envs.dynamixel.server import VirtualDynamixelServer
 from dexndm_envs.hand.config import default_hand_config
 from dexndm_envs.real import calibration
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import signed, sync_write
+from helpers import REPO_ROOT, signed, sync_write
 
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel.process import served_port
@@ -19,7 +19,7 @@ from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
 sdk = pytest.importorskip("dynamixel_sdk")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 IDS = list(range(16))
 GOAL_CURRENT_MA = 350
 HAZARD = b"\xff\xff\xfd"

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import importlib.util
-import json
-import sys
-
 import gymnasium as gym
 import numpy as np
 import pytest
 import torch
-from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.base_policy.distillation import (
@@ -21,7 +16,6 @@ from dexndm_agents.base_policy.distillation import (
     split_by_episode,
 )
 from dexndm_agents.evaluation.harness import ZeroPolicy
-from dexndm_agents.policies.files import load_policy
 from dexndm_agents.policies.generalist import Generalist
 from dexndm_envs.core import interface
 
@@ -222,64 +216,6 @@ def test_behaviour_cloning_names_splits_it_cannot_make():
     )
     assert history["val_loss"] == [] and history["best_epoch"] == 1
     assert isinstance(generalist, Generalist)
-
-
-def test_train_specialists_then_distill_end_to_end(repo_root, tmp_path):
-    specialists_dir, generalist_dir = tmp_path / "specialists", tmp_path / "generalist"
-    out = run_program(
-        "examples/train_specialists.py",
-        *("--categories", "cuboid", "--total-timesteps", "200", "--n-envs", "2"),
-        *("--eval-every", "0", "--checkpoint-every", "0", "--no-progress"),
-        *("--out-dir", str(specialists_dir)),
-    )
-    final = specialists_dir / "cuboid" / "final_model.zip"
-    assert f"SPECIALIST cuboid {final}" in out.splitlines()
-    index = specialists_dir / "specialists.json"
-    assert json.loads(index.read_text()) == {"cuboid": "cuboid/final_model.zip"}
-    assert load_policy(final).env_kwargs["obs_mode"] == "oracle"
-
-    out = run_program(
-        "examples/distill.py",
-        *("--specialists", str(index), "--episodes", "2", "--episode-steps", "20"),
-        *("--epochs", "2", "--width", "32", "--blocks", "1", "--eval-episodes", "1"),
-        *("--out-dir", str(generalist_dir)),
-    )
-    lines = out.splitlines()
-    assert lines[-1] == f"MODEL={generalist_dir / 'generalist.pt'}"
-    assert "cuboid: kept 2/2 episodes" in lines
-    assert any(line.split()[:4] == ["cuboid", "palm_up", "+z", "1"] for line in lines)
-    generalist = load_policy(generalist_dir / "generalist.pt")
-    assert isinstance(generalist, Generalist) and generalist.history_len == 10
-    assert generalist.env_kwargs["object_set"] == ["cuboid"]
-    assert (generalist.net.width, generalist.net.num_blocks) == (32, 1)
-    dataset = BCDataset.load(generalist_dir / "bc_dataset.npz")
-    assert dataset.obs.shape == (40, 327) and dataset.episode_steps == 20
-    assert (generalist_dir / "bc_loss.png").stat().st_size > 5_000
-
-    # a policy file instead of the index: its category comes from its own options
-    out = run_program(
-        "examples/distill.py",
-        *("--specialists", str(final), "--episodes", "1", "--episode-steps", "5"),
-        *("--epochs", "1", "--width", "8", "--blocks", "1", "--val-fraction", "0"),
-        *("--eval-episodes", "0", "--no-success-only", "--out-dir", str(tmp_path / "g2")),
-        "--domain-randomization", "True",
-    )  # fmt: skip
-    assert "cuboid: kept 1/1 episodes" in out and out.splitlines()[-1].startswith("MODEL=")
-    # collected under randomisation, it still acts on the nominal task
-    assert (
-        load_policy(tmp_path / "g2" / "generalist.pt").env_kwargs["domain_randomization"] is False
-    )
-
-
-def test_train_specialists_refuses_unknown_categories(repo_root, monkeypatch):
-    spec = importlib.util.spec_from_file_location(
-        "train_specialists", repo_root / "examples/train_specialists.py"
-    )
-    program = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, program)  # dataclasses look their module up
-    spec.loader.exec_module(program)
-    with pytest.raises(SystemExit, match="unknown or none given \\(cube\\); valid: cylinder"):
-        program.main(program.Args(categories=["cuboid", "cube"]))
 
 
 def test_generalist_keeps_the_teachers_shared_options_but_not_their_reward():

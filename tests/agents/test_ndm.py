@@ -7,7 +7,6 @@ import json
 import numpy as np
 import pytest
 import torch
-from helpers import run_program
 
 from dexndm_agents.dexndm.data import (
     Windows,
@@ -216,15 +215,6 @@ def test_fit_errors_are_specific(synthetic):
         fit(JointWiseNDM(window=10), train, evaluation, progress=False)
     with pytest.raises(ValueError, match="fit needs training and evaluation windows"):
         fit(MODELS["shared"](), train, evaluation.select(np.zeros(0, int)), progress=False)
-
-
-@pytest.mark.slow
-def test_speed_benchmark_runs():
-    out = run_program("examples/benchmarks/ndm_speed.py", "--transitions", "5000", "--epochs", "2")
-    rows = {line.split()[0]: line.split() for line in out.splitlines() if line.strip()}
-    assert rows["model"][-1] == "ms" and rows["model"][-2] == "1-step"
-    for name in ("per_joint", "shared", "whole_hand"):
-        assert len(rows[name]) == 9 and rows[name][6].endswith("x")
 
 
 def test_split_windows_leaves_out_episodes_too_short_for_a_window(tmp_path):

@@ -2,7 +2,8 @@
 
 On the default virtual hand a hand-set correction regains much of the RotR that direct
 transfer loses, at some sizes more than at others, and the paper's objective does not find it
-(docs/results/2026-11_dexndm_0.1.0.md, "What does not work, yet"): every joint's target is pushed by
+(docs/results/2026-11_dexndm_0.1.0.md, "What does not work, yet"; docs/studies/push_sweep.md):
+every joint's target is pushed by
 
     c * tanh((a_t - q_t) / scale)
 
@@ -14,8 +15,8 @@ for any bundle, hand and set of pushes: RotR per push on the same seeds, each pa
 push is set by hand, not learned through the dynamics model.
 
 Usage:
-    python examples/push_sweep.py --pushes 0 0.007 0.014 --episodes 200   # ~8 min on 2 cores
-    python examples/push_sweep.py --hardware-profile gentle --pushes 0 0.007
+    python examples/studies/push_sweep.py --pushes 0 0.007 0.014 --episodes 200  # ~8 min, 2 cores
+    python examples/studies/push_sweep.py --hardware-profile gentle --pushes 0 0.007
 """
 
 from __future__ import annotations

@@ -1,23 +1,17 @@
-"""The gap breakdown: each factor puts one difference of the virtual hand back to the sim's
-value, and the program reports them on the same seeds."""
+"""The hands the loop compares: each factor puts one difference of the virtual hand back to the
+sim's value, and the reachable and all-factor hands combine them."""
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
 import pytest
-from helpers import run_program
 
 from dexndm_agents.dexndm.hands import (
     FACTORS,
     REACHABLE,
     SimNominal,
-    breakdown,
-    format_breakdown,
     hands,
 )
-from dexndm_agents.evaluation.harness import ZeroPolicy
 from dexndm_envs.hand.config import default_hand_config
 from dexndm_envs.virtual.profiles import PROFILES
 
@@ -65,50 +59,3 @@ def test_sim_nominal_is_read_from_the_ideal_model():
     fresh = gym.make("DexNDM-Rotate-v0")
     assert doubled.torque_limit_nm == pytest.approx(2 * SimNominal.of_env(fresh).torque_limit_nm)
     fresh.close()
-
-
-def test_breakdown_runs_every_hand_on_the_same_seeds():
-    result = breakdown(
-        ZeroPolicy(), "default", factors=("latency",), episodes=2, max_steps=5, progress=False
-    )
-    assert set(result["conditions"]) == {"ideal", "virtual", "latency", "reachable", "all"}
-    assert all(len(v) == 2 for v in result["rotr"].values())
-    virtual = result["conditions"]["virtual"]
-    assert virtual["paired_gain"] == 0.0 and virtual["paired_gain_se"] == 0.0
-    gain = np.mean(np.subtract(result["rotr"]["latency"], result["rotr"]["virtual"]))
-    assert result["conditions"]["latency"]["paired_gain"] == pytest.approx(gain)
-    assert "sim latency" in format_breakdown(result)
-
-
-def test_bad_factors_and_episode_counts_are_refused():
-    with pytest.raises(ValueError, match=r"unknown factors.*known: torque_limit"):
-        breakdown(ZeroPolicy(), factors=("gravity",), episodes=2)
-    with pytest.raises(ValueError, match="at least 2"):
-        breakdown(ZeroPolicy(), episodes=1)
-
-
-def test_the_program_writes_the_table_json_and_plot(tmp_path):
-    out = run_program(
-        "examples/gap_breakdown.py",
-        "--episodes",
-        "2",
-        "--max-steps",
-        "5",
-        "--factors",
-        "torque_limit",
-        "--out-dir",
-        str(tmp_path),
-    )
-    assert "sim torque_limit" in out
-    result = json.loads((tmp_path / "breakdown.json").read_text())
-    assert set(result["conditions"]) == {"ideal", "virtual", "torque_limit", "reachable", "all"}
-    assert (tmp_path / "breakdown.png").is_file()
-    bad = run_program(
-        "examples/gap_breakdown.py",
-        "--factors",
-        "gravity",
-        "--out-dir",
-        str(tmp_path / "x"),
-        expect_failure=True,
-    )
-    assert "unknown factors ['gravity']" in bad and not (tmp_path / "x").exists()

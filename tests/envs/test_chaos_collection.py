@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
@@ -27,7 +28,7 @@ from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.hand.config import default_hand_config
 from dexndm_envs.real.bus import DynamixelBus
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = REPO_ROOT
 COLLECTOR = REPO / "real" / "collect_chaos_box.py"
 VIRTUAL_HAND_OPTIONS = ("--scene", "chaos_box", "--wrist", "palm_down")
 

@@ -88,7 +88,7 @@ class EvalVideoCallback(BaseCallback):
         as_policy: Callable[[Policy], Policy] | None = None,
     ) -> None:
         """as_policy turns the agent (on normalised observations) into the policy that acts on
-        the plain env (e.g. a GaitResidualPolicy); by default the agent acts as it is."""
+        the plain env (e.g. a GaitOffsetPolicy); by default the agent acts as it is."""
         super().__init__()
         self.env_kwargs, self.video_dir, self.seed = env_kwargs, Path(video_dir), seed
         self.size_px = size_px

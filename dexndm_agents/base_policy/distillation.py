@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 import dexndm_envs
 from dexndm_agents.evaluation.splits import split_episode_ids
 from dexndm_agents.policies.files import Policy
-from dexndm_agents.policies.generalist import Generalist, ResidualMLP, observation_stats
+from dexndm_agents.policies.generalist import Generalist, SkipMLP, observation_stats
 from dexndm_envs.core import interface
 from dexndm_envs.core.atomic import atomic_write
 from dexndm_envs.core.constants import NUM_JOINTS
@@ -315,7 +315,7 @@ def behaviour_clone(
 
     Args:
         dataset: from collect_rollouts.
-        width, blocks: the ResidualMLP's size (paper: 1024 and 5).
+        width, blocks: the SkipMLP's size (paper: 1024 and 5).
         epochs, batch_size, lr: Adam's schedule.
         val_fraction: share of episodes held out for validation.
         seed: seeds the split, the initial weights and the minibatch order.
@@ -337,7 +337,7 @@ def behaviour_clone(
     torch.manual_seed(seed)
     kwargs = {**(env_kwargs or {}), "obs_mode": "proprio", "history_len": dataset.history_len}
     mean, std = observation_stats(dataset.obs[train_idx])
-    net = ResidualMLP(dataset.obs.shape[1], NUM_JOINTS, width, blocks)
+    net = SkipMLP(dataset.obs.shape[1], NUM_JOINTS, width, blocks)
     generalist = Generalist(net, mean, std, kwargs, device)
     obs = torch.as_tensor(dataset.obs, device=generalist.device)
     actions = torch.as_tensor(dataset.actions, device=generalist.device)

@@ -39,8 +39,8 @@ from dexndm_agents.policies.files import save_sb3_policy
 from dexndm_agents.policies.gait import PeriodicGait
 from dexndm_agents.policies.gait_offsets import (
     DEFAULT_RESIDUAL_RAD,
-    GaitResidualPolicy,
-    GaitResidualWrapper,
+    GaitOffsetPolicy,
+    GaitOffsetWrapper,
     check_residual_rad,
     target_space_gait,
 )
@@ -197,7 +197,7 @@ def _wrapper(cfg: TrainConfig) -> dict[str, Any]:
     if cfg.gait is None:
         return {}
     return {
-        "wrapper_class": GaitResidualWrapper,
+        "wrapper_class": GaitOffsetWrapper,
         "wrapper_kwargs": {"gait": str(cfg.gait), "residual_rad": cfg.gait_residual_rad},
     }
 
@@ -289,8 +289,8 @@ def _callbacks(
             if gait is not None:
                 loaded = PeriodicGait.from_record(gait["gait"])
 
-                def as_policy(agent: Any) -> GaitResidualPolicy:
-                    return GaitResidualPolicy(agent, loaded, gait["residual_rad"], env_kwargs)
+                def as_policy(agent: Any) -> GaitOffsetPolicy:
+                    return GaitOffsetPolicy(agent, loaded, gait["residual_rad"], env_kwargs)
 
             after_eval.append(
                 EvalVideoCallback(env_kwargs, out / "videos", seed=cfg.seed, as_policy=as_policy)

@@ -15,7 +15,7 @@ Two kinds (ADAPTER_KINDS), the same objective:
 - "lead" (`LeadAdapter`, the default): joint-wise and feed-forward. Each joint's correction is
   a learned lead on its own target changes, a_res_i = sum_h w_ih (a_t - a_t-h)_i: zero while
   the targets hold still, blind to the hand's readings. 16 x (H - 1) numbers.
-- "mlp" (`ResidualAdapter`): an MLP on the last H readings and targets of all 16 joints, the
+- "mlp" (`MLPAdapter`): an MLP on the last H readings and targets of all 16 joints, the
   paper's o_t. Through the same model it lowers the predicted tracking error further, but on
   the virtual hand it also learns constant offsets and feedback on the readings that the
   model's errors reward and the hand does not: it cost RotR where the lead gained
@@ -51,7 +51,7 @@ INPUT_SCALE_RAD = 0.1
 O(0.1-1) (the dynamics models' default too)."""
 
 
-class ResidualAdapter(nn.Module):
+class MLPAdapter(nn.Module):
     """pi_res (kind "mlp"): the last H (reading, base target) pairs of all joints -> a target
     correction.
 
@@ -68,7 +68,7 @@ class ResidualAdapter(nn.Module):
         super().__init__()
         if history < 1 or hidden < 1 or layers < 1 or not bound_rad > 0:
             raise ValueError(
-                "ResidualAdapter needs history, hidden, layers >= 1 and bound_rad > 0; got "
+                "MLPAdapter needs history, hidden, layers >= 1 and bound_rad > 0; got "
                 f"history={history}, hidden={hidden}, layers={layers}, bound_rad={bound_rad}"
             )
         self.history, self.hidden, self.layers = history, hidden, layers
@@ -140,8 +140,8 @@ class LeadAdapter(nn.Module):
         return {"kind": "lead", "history": self.history, "bound_rad": self.bound_rad}
 
 
-Adapter = ResidualAdapter | LeadAdapter
-ADAPTER_KINDS: dict[str, type[Adapter]] = {"lead": LeadAdapter, "mlp": ResidualAdapter}
+Adapter = MLPAdapter | LeadAdapter
+ADAPTER_KINDS: dict[str, type[Adapter]] = {"lead": LeadAdapter, "mlp": MLPAdapter}
 DEFAULT_KIND = "lead"
 
 
@@ -347,7 +347,7 @@ def tracking_error(ndm: NDM, adapter: Adapter | None, windows: Windows) -> float
     """Mean |q^sim_{t+1} - f(...)| (rad) over windows, with the adapter's corrections or, for
     None, with the base targets alone (what direct transfer would do, per the model)."""
     if adapter is None:
-        adapter = ResidualAdapter(history=1)  # starts as the identity: no correction
+        adapter = MLPAdapter(history=1)  # starts as the identity: no correction
     with torch.no_grad():
         tensors = window_tensors(windows)
         offset = windows.window - segment_length(ndm, adapter)

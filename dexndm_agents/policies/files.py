@@ -24,7 +24,7 @@ import torch
 
 from dexndm_agents.policies.algorithms import algorithm_class
 from dexndm_agents.policies.gait import PeriodicGait
-from dexndm_agents.policies.gait_offsets import GaitResidualPolicy
+from dexndm_agents.policies.gait_offsets import GaitOffsetPolicy
 from dexndm_agents.policies.generalist import Generalist
 from dexndm_envs.core.atomic import atomic_write, atomic_write_text
 from dexndm_envs.core.provenance import build_info, check_build
@@ -173,7 +173,7 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     if "gait_residual" in meta:
         record = meta["gait_residual"]
         gait = PeriodicGait.from_record(record["gait"], str(meta_path))
-        return GaitResidualPolicy(policy, gait, record["residual_rad"], meta.get("env_kwargs"))
+        return GaitOffsetPolicy(policy, gait, record["residual_rad"], meta.get("env_kwargs"))
     return policy
 
 

@@ -15,7 +15,7 @@ then jitters the targets about the gait's path instead of random-walking them aw
 agent starts from the gait's behaviour (a = 0). Its observation is the env's plus the gait's
 phase (sin, cos).
 
-`GaitResidualWrapper` is the training env (examples/train.py --gait); `GaitResidualPolicy`
+`GaitOffsetWrapper` is the training env (examples/train.py --gait); `GaitOffsetPolicy`
 runs a trained agent on the plain env's observations with SB3's predict signature, so
 evaluation, the distillation into a proprioceptive generalist and the DexNDM loop take it
 like any other policy. `load_policy` returns one for an SB3 model saved with a gait.
@@ -45,7 +45,7 @@ def check_residual_rad(residual_rad: float) -> float:
     return float(residual_rad)
 
 
-class GaitResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
+class GaitOffsetWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
     """Actions are bounded offsets from a gait's targets; the observation gains its phase.
 
     Args:
@@ -104,7 +104,7 @@ class GaitResidualWrapper(gym.Wrapper, gym.utils.RecordConstructorArgs):
         return self._observe(obs), reward, terminated, truncated, info
 
 
-class GaitResidualPolicy:
+class GaitOffsetPolicy:
     """A trained residual agent and its gait as one policy on the plain env's observations.
 
     Args:

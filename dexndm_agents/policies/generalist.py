@@ -32,7 +32,7 @@ OBS_STD_FLOOR = 1e-2
 """Smallest per-dimension std of the normaliser: constant inputs (one axis) stay finite."""
 
 
-class ResidualBlock(nn.Module):
+class SkipBlock(nn.Module):
     """The paper's block: y = ReLU(NN1(x) + NN3(ReLU(NN2(x)))), all three Linear(width, width)."""
 
     def __init__(self, width: int) -> None:
@@ -43,20 +43,20 @@ class ResidualBlock(nn.Module):
         return torch.relu(self.nn1(x) + self.nn3(torch.relu(self.nn2(x))))
 
 
-class ResidualMLP(nn.Module):
+class SkipMLP(nn.Module):
     """Linear(in, width) -> `blocks` ResidualBlocks -> Linear(width, out) (paper: 1024 x 5)."""
 
     def __init__(self, in_features: int, out_features: int, width: int = 1024, blocks: int = 5):
         super().__init__()
         if min(in_features, out_features, width) < 1 or blocks < 0:
             raise ValueError(
-                f"ResidualMLP needs positive sizes and blocks >= 0; got in={in_features}, "
+                f"SkipMLP needs positive sizes and blocks >= 0; got in={in_features}, "
                 f"out={out_features}, width={width}, blocks={blocks}"
             )
         self.in_features, self.out_features = in_features, out_features
         self.width, self.num_blocks = width, blocks
         self.input = nn.Linear(in_features, width)
-        self.blocks = nn.Sequential(*(ResidualBlock(width) for _ in range(blocks)))
+        self.blocks = nn.Sequential(*(SkipBlock(width) for _ in range(blocks)))
         self.output = nn.Linear(width, out_features)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -75,7 +75,7 @@ def observation_stats(
 class Generalist:
     """A distilled proprioceptive policy with SB3's predict signature.
 
-    `net` is the plain torch module (a ResidualMLP on normalised observations), so the
+    `net` is the plain torch module (a SkipMLP on normalised observations), so the
     generalist can be fine-tuned: `torch.optim.Adam(generalist.net.parameters())` with the loss
     on `generalist.forward(obs)`, which applies the frozen normaliser in torch.
 
@@ -88,7 +88,7 @@ class Generalist:
 
     def __init__(
         self,
-        net: ResidualMLP,
+        net: SkipMLP,
         obs_mean: np.ndarray,
         obs_std: np.ndarray,
         env_kwargs: dict[str, Any],
@@ -201,7 +201,7 @@ class Generalist:
                 f"up to {FORMAT_VERSION}: update dexndm"
             )
         try:
-            net = ResidualMLP(
+            net = SkipMLP(
                 payload["in_features"], payload["out_features"], payload["width"], payload["blocks"]
             )
             net.load_state_dict(payload["state_dict"])

@@ -9,8 +9,8 @@ import torch
 
 from dexndm_agents.dexndm.adapters import (
     LeadAdapter,
+    MLPAdapter,
     NumpyAdapter,
-    ResidualAdapter,
     build_adapter,
     corrected_targets,
     segment_length,
@@ -33,11 +33,11 @@ def random_history(batch: int, history: int, seed: int = 0) -> tuple[torch.Tenso
 
 def test_a_fresh_adapter_corrects_nothing():
     joint_pos, targets = random_history(8, 3)
-    assert torch.equal(ResidualAdapter(history=3)(joint_pos, targets), torch.zeros(8, 16))
+    assert torch.equal(MLPAdapter(history=3)(joint_pos, targets), torch.zeros(8, 16))
 
 
 def test_corrections_never_exceed_the_bound_whatever_the_weights():
-    adapter = ResidualAdapter(history=2, bound_rad=0.03)
+    adapter = MLPAdapter(history=2, bound_rad=0.03)
     with torch.no_grad():
         for parameter in adapter.parameters():
             parameter.normal_(0.0, 5.0)
@@ -47,9 +47,9 @@ def test_corrections_never_exceed_the_bound_whatever_the_weights():
     assert corrections.abs().max() > 0.02  # large weights saturate near the bound
 
 
-def random_mlp() -> ResidualAdapter:
+def random_mlp() -> MLPAdapter:
     torch.manual_seed(0)
-    adapter = ResidualAdapter(history=4, hidden=32)
+    adapter = MLPAdapter(history=4, hidden=32)
     with torch.no_grad():
         adapter.net[-1].weight.normal_(0.0, 0.1)
     return adapter
@@ -67,7 +67,7 @@ def test_numpy_forward_matches_torch(make):
 
 
 def test_every_step_of_the_window_gets_its_own_correction():
-    adapter = ResidualAdapter(history=3, hidden=16)
+    adapter = MLPAdapter(history=3, hidden=16)
     with torch.no_grad():
         adapter.net[-1].weight.normal_(0.0, 0.5)
     joint_pos, targets = random_history(2, 5 + 3 - 1)
@@ -87,7 +87,7 @@ def test_training_through_the_model_shrinks_the_predicted_tracking_error():
     train, evaluation = windows_of(hardware, window=6)
     ndm = JointWiseNDM(window=6, hidden=32)
     fit(ndm, train, evaluation, epochs=8, progress=False)
-    adapter = ResidualAdapter(history=2, hidden=64, bound_rad=0.1)
+    adapter = MLPAdapter(history=2, hidden=64, bound_rad=0.1)
     sim_train, sim_eval = windows_of(
         synthetic_episodes(30, 150, seed=0), window=segment_length(ndm, adapter)
     )
@@ -107,7 +107,7 @@ def windows_of(episodes, window):
 
 
 def test_windows_of_the_wrong_length_are_refused():
-    ndm, adapter = JointWiseNDM(window=4, hidden=8), ResidualAdapter(history=3)
+    ndm, adapter = JointWiseNDM(window=4, hidden=8), MLPAdapter(history=3)
     windows = make_windows(synthetic_episodes(4, 30), window=4)
     with pytest.raises(ValueError, match="W \\+ H - 1 = 6"):
         train_residual(ndm, adapter, windows, windows, epochs=1, progress=False)
@@ -115,8 +115,8 @@ def test_windows_of_the_wrong_length_are_refused():
 
 @pytest.mark.parametrize("kwargs", [{"history": 0}, {"bound_rad": 0.0}, {"layers": 0}])
 def test_bad_sizes_are_refused(kwargs):
-    with pytest.raises(ValueError, match="ResidualAdapter needs"):
-        ResidualAdapter(**kwargs)
+    with pytest.raises(ValueError, match="MLPAdapter needs"):
+        MLPAdapter(**kwargs)
 
 
 def random_lead(history: int = 3, bound_rad: float = 0.05) -> LeadAdapter:
@@ -169,7 +169,7 @@ def test_training_a_lead_through_the_model_shrinks_the_predicted_tracking_error(
 def test_adapters_are_built_from_their_configs():
     lead = build_adapter(random_lead().config())
     assert isinstance(lead, LeadAdapter) and lead.history == 3
-    assert isinstance(build_adapter({"history": 2}), ResidualAdapter)  # bundles before kinds
+    assert isinstance(build_adapter({"history": 2}), MLPAdapter)  # bundles before kinds
     with pytest.raises(ValueError, match="unknown adapter kind 'gru'; known: lead, mlp"):
         build_adapter({"kind": "gru"})
     with pytest.raises(ValueError, match="bad arguments for a 'lead' adapter"):

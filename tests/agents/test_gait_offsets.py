@@ -10,7 +10,7 @@ import dexndm_envs  # noqa: F401  (registers the env)
 from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, train
 from dexndm_agents.policies.files import load_policy
 from dexndm_agents.policies.gait import PeriodicGait
-from dexndm_agents.policies.gait_offsets import GaitResidualPolicy, GaitResidualWrapper
+from dexndm_agents.policies.gait_offsets import GaitOffsetPolicy, GaitOffsetWrapper
 from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 
 ENV_KWARGS = {"object_set": "cube", "history_len": 3}
@@ -55,7 +55,7 @@ def test_zero_offset_is_the_gait_itself():
         return action
 
     _, want = rollout(plain, gait_act, 15)
-    wrapped = GaitResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait)
+    wrapped = GaitOffsetWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait)
     observations, got = rollout(wrapped, lambda obs: np.zeros(16, np.float32), 15)
     np.testing.assert_array_equal(got, want)
     # the phase rides at the end of the observation
@@ -67,7 +67,7 @@ def test_zero_offset_is_the_gait_itself():
 
 def test_offsets_are_bounded_and_reach_the_gait_targets_plus_the_offset():
     gait = slow_gait()
-    env = GaitResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait, residual_rad=0.1)
+    env = GaitOffsetWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait, residual_rad=0.1)
     env.reset(seed=1)
     start = env.unwrapped.joint_targets.copy()
     push = np.where(np.arange(16) % 2 == 0, 5.0, -5.0).astype(np.float32)  # clipped to +-1
@@ -85,10 +85,10 @@ def test_offsets_are_bounded_and_reach_the_gait_targets_plus_the_offset():
 def test_the_policy_on_the_plain_env_executes_what_the_wrapper_does():
     gait = slow_gait()
     action = np.random.default_rng(4).uniform(-1, 1, 16).astype(np.float32)
-    wrapped = GaitResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait, 0.12)
+    wrapped = GaitOffsetWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), gait, 0.12)
     _, want = rollout(wrapped, lambda obs: action, 12)
     agent = ConstantAgent(action)
-    policy = GaitResidualPolicy(agent, gait, 0.12)
+    policy = GaitOffsetPolicy(agent, gait, 0.12)
     plain = gym.make("DexNDM-Rotate-v0", **ENV_KWARGS)
     state = {"s": None}
 
@@ -108,7 +108,7 @@ def test_wrapper_passes_the_env_checkers():
     from gymnasium.utils.env_checker import check_env
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
-    env = GaitResidualWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), slow_gait())
+    env = GaitOffsetWrapper(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), slow_gait())
     check_env(env, skip_render_check=True)
     sb3_check_env(env, warn=False)
     env.close()
@@ -117,13 +117,13 @@ def test_wrapper_passes_the_env_checkers():
 def test_bad_gaits_and_offsets_are_refused():
     env = gym.make("DexNDM-Rotate-v0", **ENV_KWARGS)
     with pytest.raises(ValueError, match="target-space gait"):
-        GaitResidualWrapper(env, slow_gait(space="action"))
+        GaitOffsetWrapper(env, slow_gait(space="action"))
     with pytest.raises(ValueError, match="residual_rad"):
-        GaitResidualWrapper(env, slow_gait(), residual_rad=0.0)
+        GaitOffsetWrapper(env, slow_gait(), residual_rad=0.0)
     long = slow_gait()
     long.history_len = 10
     with pytest.raises(ValueError, match="history_len"):
-        GaitResidualWrapper(env, long)
+        GaitOffsetWrapper(env, long)
     env.close()
 
 
@@ -141,7 +141,7 @@ def test_train_with_a_gait_saves_a_policy_that_loads_as_gait_plus_offset(tmp_pat
         gait_residual_rad=0.07,
     )
     policy = load_policy(train(cfg))
-    assert isinstance(policy, GaitResidualPolicy) and policy.residual_rad == 0.07
+    assert isinstance(policy, GaitOffsetPolicy) and policy.residual_rad == 0.07
     np.testing.assert_array_equal(policy.gait.to_vector(), slow_gait().to_vector())
     env = gym.make("DexNDM-Rotate-v0", **policy.env_kwargs)
     obs, _ = env.reset(seed=0)

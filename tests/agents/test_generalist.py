@@ -11,8 +11,8 @@ import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.policies.files import Policy, load_policy, policy_env_kwargs
 from dexndm_agents.policies.generalist import (
     Generalist,
-    ResidualBlock,
-    ResidualMLP,
+    SkipBlock,
+    SkipMLP,
     observation_stats,
 )
 from dexndm_envs.core import interface
@@ -31,25 +31,25 @@ def make_generalist(width: int = 32, blocks: int = 2, seed: int = 0) -> Generali
     rng = np.random.default_rng(seed)
     mean, std = observation_stats(rng.normal(size=(50, OBS_SIZE)))
     env_kwargs = {"obs_mode": "proprio", "history_len": HISTORY_LEN, "object_set": "cube"}
-    return Generalist(ResidualMLP(OBS_SIZE, 16, width, blocks), mean, std, env_kwargs)
+    return Generalist(SkipMLP(OBS_SIZE, 16, width, blocks), mean, std, env_kwargs)
 
 
 def test_residual_mlp_has_the_papers_shape():
-    net = ResidualMLP(OBS_SIZE, 16, width=24, blocks=3)
+    net = SkipMLP(OBS_SIZE, 16, width=24, blocks=3)
     assert net(torch.zeros(5, OBS_SIZE)).shape == (5, 16)
-    assert len(net.blocks) == 3 and all(isinstance(b, ResidualBlock) for b in net.blocks)
+    assert len(net.blocks) == 3 and all(isinstance(b, SkipBlock) for b in net.blocks)
     assert (net.input.in_features, net.input.out_features) == (OBS_SIZE, 24)
     assert (net.output.in_features, net.output.out_features) == (24, 16)
     per_block = 3 * (24 * 24 + 24)
     expected = (OBS_SIZE * 24 + 24) + 3 * per_block + (24 * 16 + 16)
     assert sum(p.numel() for p in net.parameters()) == expected
     with pytest.raises(ValueError, match="positive sizes"):
-        ResidualMLP(OBS_SIZE, 16, width=0)
+        SkipMLP(OBS_SIZE, 16, width=0)
 
 
 def test_residual_block_is_relu_of_nn1_plus_nn3_of_relu_nn2():
     torch.manual_seed(0)
-    block = ResidualBlock(8)
+    block = SkipBlock(8)
     x = torch.randn(4, 8)
     expected = torch.relu(block.nn1(x) + block.nn3(torch.relu(block.nn2(x))))
     torch.testing.assert_close(block(x), expected)
@@ -157,7 +157,7 @@ def test_load_refuses_files_that_are_not_generalists(tmp_path):
 
 
 def test_generalist_needs_proprio_env_kwargs_and_matching_normaliser():
-    net = ResidualMLP(OBS_SIZE, 16, 8, 1)
+    net = SkipMLP(OBS_SIZE, 16, 8, 1)
     mean, std = np.zeros(OBS_SIZE), np.ones(OBS_SIZE)
     with pytest.raises(ValueError, match="obs_mode='proprio'"):
         Generalist(net, mean, std, {"obs_mode": "oracle", "history_len": 10})

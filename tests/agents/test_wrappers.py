@@ -14,7 +14,7 @@ from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper, load_pretrained
-from dexndm_agents.dexndm.adapters import LeadAdapter, ResidualAdapter
+from dexndm_agents.dexndm.adapters import LeadAdapter, MLPAdapter
 from dexndm_agents.dexndm.bundle import Bundle, BundleError, resolve_bundle
 from dexndm_agents.dexndm.loop import LoopConfig, replay_tracking_error
 from dexndm_agents.dexndm.models import JointWiseNDM, WholeHandNDM
@@ -35,7 +35,7 @@ def make_bundle(bound_rad: float = 0.05, seed: int = 0, whole_hand: bool = False
     """An untrained model and an adapter whose last layer is random: it corrects something."""
     torch.manual_seed(seed)
     ndm = WholeHandNDM(window=4, hidden=16) if whole_hand else JointWiseNDM(window=4, hidden=16)
-    adapter = ResidualAdapter(history=3, hidden=32, bound_rad=bound_rad)
+    adapter = MLPAdapter(history=3, hidden=32, bound_rad=bound_rad)
     with torch.no_grad():
         adapter.net[-1].weight.normal_(0.0, 0.5)
     return Bundle(ndm, adapter, {"note": "test bundle"})
@@ -110,7 +110,7 @@ def test_wrapper_passes_the_env_checkers(tmp_path):
 def test_a_zero_residual_changes_nothing():
     """A fresh adapter corrects nothing: the same observations, and targets to rounding (the
     wrapper sends them on the env's raised step limit)."""
-    fresh = Bundle(JointWiseNDM(window=4, hidden=8), ResidualAdapter(history=2))
+    fresh = Bundle(JointWiseNDM(window=4, hidden=8), MLPAdapter(history=2))
     actions = np.random.default_rng(0).uniform(-1, 1, (30, 16))
     plain = rollout(gym.make("DexNDM-Rotate-v0", **ENV_KWARGS), actions)
     wrapped = rollout(

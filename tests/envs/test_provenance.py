@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from dexndm_agents.policies.gait import PeriodicGait
-from dexndm_agents.policies.generalist import Generalist, ResidualMLP
+from dexndm_agents.policies.generalist import Generalist, SkipMLP
 from dexndm_agents.policies.pretrained import load_pretrained
 from dexndm_envs.core.interface import ObsLayout, proprio_blocks
 from dexndm_envs.core.provenance import EngineVersionWarning, build_info, check_build
@@ -38,7 +38,7 @@ def test_a_different_or_missing_engine_warns_naming_both_and_the_same_one_is_sil
 def _generalist() -> Generalist:
     size = ObsLayout(proprio_blocks(2)).size
     kwargs = {"obs_mode": "proprio", "history_len": 2}
-    return Generalist(ResidualMLP(size, 16, 8, 1), np.zeros(size), np.ones(size), kwargs)
+    return Generalist(SkipMLP(size, 16, 8, 1), np.zeros(size), np.ones(size), kwargs)
 
 
 def test_a_saved_generalist_records_its_build_and_loads_silently(tmp_path):

@@ -4,10 +4,11 @@ Each specialist runs `--episodes` episodes in its own env (its training options,
 category as the object set); the episodes that hold the object to the end (400 steps, or
 `--episode-steps` when capped: then "success" is no drop within the cap) become a behaviour
 cloning dataset of proprio observations (history `--history-len`, wrist, axis) and the
-specialists' actions. The generalist (a residual MLP) is fitted to it with a 9:1 split by
-episode. Written to --out-dir: bc_dataset.npz, generalist.pt, bc_loss.png; a short
-evaluation table is printed, then MODEL=<generalist.pt> last. The generalist acts on proprio
-observations only, so it runs on DexNDM-Real-v0 too (history_len from generalist.env_kwargs).
+specialists' actions. The generalist (an MLP with skip connections) is fitted to it with a
+9:1 split by episode. Written to --out-dir: bc_dataset.npz, generalist.pt, bc_loss.png; a
+short evaluation table is printed and saved as evaluation.json, then MODEL=<generalist.pt>
+last. The generalist acts on proprio observations only, so it runs on DexNDM-Real-v0 too
+(history_len from generalist.env_kwargs).
 
 Usage:
     python examples/distill.py --specialists runs/specialists/specialists.json
@@ -30,7 +31,7 @@ from dexndm_agents.base_policy.distillation import (
     generalist_env_kwargs,
 )
 from dexndm_agents.evaluation.harness import evaluate_grid
-from dexndm_agents.evaluation.reports import format_table
+from dexndm_agents.evaluation.reports import format_table, save_table
 from dexndm_agents.policies.files import Policy, load_policy, policy_env_kwargs
 
 
@@ -129,6 +130,7 @@ def main(args: Args) -> None:
             max_steps=args.episode_steps,
         )
         print(format_table(rows))
+        print(f"evaluation: {save_table(rows, args.out_dir)[1]}")
     print(f"MODEL={model_path}")
 
 

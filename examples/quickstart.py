@@ -5,8 +5,9 @@ Loads `dexndm_agents.load_pretrained()` (palm up, about +z), runs ten seeded epi
 and prints the paper's metrics per episode (RotR, TTF, RotP, radians turned about the axis)
 and their means. It writes a video of the median episode by RotR, so the video shows what is
 typical rather than the best (outputs/quickstart.mp4; the episode is run again with its seed,
-which repeats it exactly), and a plot of rotation over time for every episode
-(outputs/quickstart_rotation.png).
+which repeats it exactly), a plot of rotation over time for every episode
+(outputs/quickstart_rotation.png), and the figures as JSON (outputs/quickstart.json: each
+episode's metrics and the summary, dexndm_agents.evaluation.summary).
 
 Usage:
     MUJOCO_GL=egl python examples/quickstart.py
@@ -16,6 +17,7 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,8 +30,10 @@ import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation.harness import ZeroPolicy, run_episode
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.core.atomic import atomic_write_text
 
 
 @dataclass
@@ -79,11 +83,12 @@ def main(args: Args) -> None:
     print(
         f"{'ep':>3} {'object':<22} {'steps':>5} {'RotR':>8} {'TTF':>5} {'RotP':>6} {'rot (rad)':>9}"
     )
-    curves, metrics = [], []
+    curves, metrics, records = [], [], []
     for episode in range(args.episodes):
         result = run_episode(env, policy, args.seed + episode, max_steps=args.max_steps)
         m = result.metrics
         metrics.append(m)
+        records.append({"seed": args.seed + episode, "object": result.object, **m.as_dict()})
         curves.append((result.object, np.concatenate([[0.0], result.rotation_curve_rad])))
         print(
             f"{episode:>3} {result.object:<22} {m.steps:>5} {m.rotr:>8.2f} {m.ttf:>5.2f} "
@@ -108,6 +113,16 @@ def main(args: Args) -> None:
     plot = args.out_dir / "quickstart_rotation.png"
     save_rotation_plot(curves, dt_s, plot)
     print(f"plot: {plot}")
+    results = {
+        "policy": args.policy,
+        "env_kwargs": {k: v for k, v in env_kwargs.items() if k != "config"},
+        "summary": ConditionSummary.of(metrics, first_seed=args.seed).to_json(),
+        "episodes": records,
+    }
+    path = atomic_write_text(
+        args.out_dir / "quickstart.json", json.dumps(results, indent=2, default=str)
+    )
+    print(f"results: {path}")
 
 
 def save_rotation_plot(curves: list[tuple[str, np.ndarray]], dt_s: float, path: Path) -> None:

@@ -33,6 +33,7 @@ import tyro
 from dexndm_agents.dexndm.loop import PRESETS, LoopConfig, StaleRunError, run_loop
 from dexndm_agents.dexndm.loop_report import format_table, plot_results
 from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.hand.config import load_hand_config
 from dexndm_envs.virtual.profiles import load_profile
 
@@ -90,15 +91,14 @@ def main(args: Args) -> None:
         results = run_loop(policy, cfg)
     except StaleRunError as err:
         raise SystemExit(f"error: {err}") from None
-    results["seconds"] = time.perf_counter() - started
-    results["config"] = {**results["config"], "preset": args.preset, "policy": args.policy}
-    text = json.dumps(results, indent=2)
-    (cfg.out_dir / "results.json").write_text(text)
+    results.seconds = time.perf_counter() - started
+    results.config |= {"preset": args.preset, "policy": args.policy}
+    text = json.dumps(results.to_json(), indent=2)
+    atomic_write_text(cfg.out_dir / "results.json", text)
     if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(text)
+        atomic_write_text(args.out, text)
     print(format_table(results))
-    for condition, figures in results["bundles"].items():
+    for condition, figures in results.bundles.items():
         tracking = figures["predicted_tracking_error_rad"]
         print(
             f"{condition}: model error {figures['chaos_eval_error_rad'] * 1e3:.2f} mrad on the "
@@ -107,7 +107,7 @@ def main(args: Args) -> None:
         )
     for path in plot_results(results, cfg.out_dir):
         print(f"plot: {path}")
-    print(f"took {results['seconds'] / 60:.1f} min; results: {cfg.out_dir / 'results.json'}")
+    print(f"took {results.seconds / 60:.1f} min; results: {cfg.out_dir / 'results.json'}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ The results' table, shares of the loss and plots are in dexndm_agents.dexndm.loo
 
 Usage:
     cfg = LoopConfig(out_dir=Path("runs/sim2real"), **PRESETS["quick"])
-    results = run_loop(load_pretrained(), cfg)   # {"ideal": {"RotR": ...}, "direct": ...}
+    results = run_loop(load_pretrained(), cfg)   # LoopResults: results.conditions["direct"].rotr
 """
 
 from __future__ import annotations
@@ -48,30 +48,19 @@ from dexndm_agents.dexndm.data import (
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.hands import SimNominal, hands
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
 from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.chaos.actions import ActionFile
 from dexndm_envs.chaos.virtual_env import collect_virtual_chaos_box
 from dexndm_envs.core.atomic import atomic_write_text
-from dexndm_envs.core.metrics import EpisodeMetrics
 from dexndm_envs.data.episodes import Episode, load_episodes
 from dexndm_envs.hand.config import load_hand_config
 
 logger = logging.getLogger(__name__)
-
-CONDITIONS = ("ideal", "direct", "whole_hand", "dexndm")
-"""The paper's comparison: ideal sim; virtual hand with direct transfer, with a whole-hand-NDM
-residual, and with DexNDM (the joint-wise NDM's residual)."""
-
-REACHABLE_HAND = "reachable"
-"""The reference condition run after the comparison: direct transfer on the virtual hand with
-every gap.REACHABLE factor at the sim's value. Its gain over direct transfer is about the most
-a residual on the targets can regain (an estimate, not a bound: a residual may also offset
-part of what is out of reach)."""
-
-EVALUATED = (*CONDITIONS, REACHABLE_HAND)
 
 MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
 """The condition each dynamics model serves."""
@@ -290,20 +279,6 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
 
 
-def summarize(metrics: list[EpisodeMetrics]) -> dict[str, float]:
-    """The paper's table entries: mean RotR, TTF and RotP, with RotR's spread and drops."""
-    rotr = np.array([m.rotr for m in metrics])
-    return {
-        "RotR": float(rotr.mean()),
-        "TTF": float(np.mean([m.ttf for m in metrics])),
-        "RotP": float(np.mean([m.rotp for m in metrics])),
-        "RotR_std": float(rotr.std()),
-        "drops": float(np.mean([m.dropped for m in metrics])),
-        "episodes": len(metrics),
-        "RotR_per_episode": rotr.round(3).tolist(),
-    }
-
-
 def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> gym.Env:
@@ -330,7 +305,7 @@ def _condition_env(
 
 def evaluate_condition(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
-) -> dict[str, Any]:
+) -> ConditionSummary:
     """Stage 7 for one condition, on seeds eval_seed .. eval_seed + eval_episodes - 1."""
     env = _condition_env(policy, condition, bundles, cfg)
     seeds = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
@@ -341,7 +316,7 @@ def evaluate_condition(
         ]
     finally:
         env.close()
-    return summarize(metrics)
+    return ConditionSummary.of(metrics, first_seed=cfg.eval_seed)
 
 
 def replay_tracking_error(
@@ -418,31 +393,36 @@ def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
     }
 
 
-def run_loop(policy: Policy, cfg: LoopConfig) -> dict[str, Any]:
-    """Every stage; returns (and writes to out_dir/results.json) the comparison."""
+def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
+    """Every stage; returns the comparison (each condition's summary is also kept under
+    out_dir/eval/, so a rerun evaluates only what is missing)."""
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     data = collect_data(policy, cfg)
     bundles = make_bundles(policy, data, cfg)
-    results: dict[str, Any] = {}
+    conditions: dict[str, ConditionSummary] = {}
     # the rollouts the adapters held out: fit_adapter's split of the usable episodes
     segment = cfg.window + Bundle.load(bundles["dexndm"]).residual.history - 1
     replayed = split_episodes(usable_episodes(data.sim, segment), seed=cfg.seed)[1]
     for condition in EVALUATED:
         cached = cfg.out_dir / "eval" / f"{condition}.json"
-        results[condition] = json.loads(cached.read_text()) if cached.is_file() else {}
-        if results[condition].get("seeds") != [cfg.eval_seed, cfg.eval_episodes]:
+        summary = (
+            ConditionSummary.from_json(json.loads(cached.read_text())) if cached.is_file() else None
+        )
+        if summary is None or summary.seeds != [cfg.eval_seed, cfg.eval_episodes]:
             # none yet, or of other seeds (--eval-episodes changed): evaluate afresh
-            results[condition] = evaluate_condition(policy, condition, bundles, cfg)
-            results[condition]["seeds"] = [cfg.eval_seed, cfg.eval_episodes]
-        if condition != "ideal" and "tracking_error_rad" not in results[condition]:
-            results[condition]["tracking_error_rad"] = replay_tracking_error(
+            summary = evaluate_condition(policy, condition, bundles, cfg)
+        if condition != "ideal" and summary.tracking_error_rad is None:
+            summary.tracking_error_rad = replay_tracking_error(
                 policy, condition, bundles, cfg, replayed
             )
-        atomic_write_text(cached, json.dumps(results[condition], indent=2))
-    results["bundles"] = {k: Bundle.load(p).config["figures"] for k, p in bundles.items()}
+        atomic_write_text(cached, json.dumps(summary.to_json(), indent=2))
+        conditions[condition] = summary
     study = cfg.out_dir / "model_study.json"
     if not study.is_file():
         atomic_write_text(study, json.dumps(model_study(data, cfg), indent=2))
-    results["model_study"] = json.loads(study.read_text())
-    results["config"] = cfg.as_dict()
-    return results
+    return LoopResults(
+        conditions=conditions,
+        bundles={k: Bundle.load(p).config["figures"] for k, p in bundles.items()},
+        model_study=json.loads(study.read_text()),
+        config=cfg.as_dict(),
+    )

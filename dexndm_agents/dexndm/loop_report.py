@@ -1,8 +1,8 @@
-"""What the DexNDM loop's results say: paired gains, shares of the loss, the table, the plots.
+"""What the DexNDM loop's results say: the table and the plots.
 
 dexndm_agents.dexndm.loop.run_loop measures every condition on the same seeds; each condition's
-gain is its seed-paired RotR difference to direct transfer (reports.paired_difference), and
-its share is that gain over the RotR direct transfer loses from the ideal sim.
+gain is its seed-paired RotR difference to direct transfer and its share is that gain over the
+RotR direct transfer loses from the ideal sim (LoopResults.paired_difference, share_of_loss).
 
 Usage:
     results = run_loop(policy, cfg)
@@ -13,33 +13,13 @@ Usage:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from dexndm_agents.dexndm.loop import EVALUATED, MODEL_KINDS, REACHABLE_HAND
-from dexndm_agents.evaluation import reports
+from dexndm_agents.dexndm.results import EVALUATED, MODEL_CONDITIONS, REACHABLE_HAND, LoopResults
 
 
-def paired_difference(results: dict[str, Any], condition: str) -> tuple[float, float]:
-    """Mean RotR difference to direct transfer over the same seeds, and its standard error.
-
-    Episodes differ far more from seed to seed than conditions do; pairing by seed removes
-    the seed's share of the spread.
-    """
-    return reports.paired_difference(
-        results[condition]["RotR_per_episode"], results["direct"]["RotR_per_episode"]
-    )
-
-
-def share_of_loss(results: dict[str, Any], condition: str) -> float:
-    """A condition's paired gain over direct transfer as a share of the RotR direct transfer
-    loses from the ideal sim (nan when it loses nothing)."""
-    loss = results["ideal"]["RotR"] - results["direct"]["RotR"]
-    return paired_difference(results, condition)[0] / loss if loss > 0 else float("nan")
-
-
-def format_table(results: dict[str, Any]) -> str:
+def format_table(results: LoopResults) -> str:
     """The comparison as a text table, one row per condition (the reachable hand last, when
     the results have it), and what each residual regains of the loss and of the reachable
     hand's share."""
@@ -47,24 +27,26 @@ def format_table(results: dict[str, Any]) -> str:
         f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
         f"{'RotR - direct (paired)':>24} {'of the loss':>12} {'tracking (mrad)':>16}"
     ]
-    shown = [c for c in EVALUATED if c in results]
+    shown = [c for c in EVALUATED if c in results.conditions]
     for condition in shown:
-        row = results[condition]
-        rotr = f"{row['RotR']:.1f} +- {row['RotR_std']:.0f}"
-        mean, error = paired_difference(results, condition)
-        share = share_of_loss(results, condition)
+        row = results.conditions[condition]
+        rotr = f"{row.rotr:.1f} +- {row.rotr_std:.0f}"
+        mean, error = results.paired_difference(condition)
+        share = results.share_of_loss(condition)
         share_text = "-" if condition in ("ideal", "direct") or np.isnan(share) else f"{share:.0%}"
-        tracking = row.get("tracking_error_rad")
+        tracking = row.tracking_error_rad
         tracking_text = "-" if tracking is None else f"{tracking * 1e3:.2f}"
         lines.append(
-            f"{condition:<12} {rotr:>14} {row['TTF']:>6.2f} {row['RotP']:>6.2f} "
-            f"{row['drops']:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {share_text:>12} "
+            f"{condition:<12} {rotr:>14} {row.ttf:>6.2f} {row.rotp:>6.2f} "
+            f"{row.drops:>6.0%} {f'{mean:+.1f} +- {error:.1f}':>24} {share_text:>12} "
             f"{tracking_text:>16}"
         )
-    reachable = share_of_loss(results, REACHABLE_HAND) if REACHABLE_HAND in results else np.nan
+    reachable = (
+        results.share_of_loss(REACHABLE_HAND) if REACHABLE_HAND in results.conditions else np.nan
+    )
     if reachable > 0:
-        for condition in MODEL_KINDS:
-            share = share_of_loss(results, condition)
+        for condition in MODEL_CONDITIONS:
+            share = results.share_of_loss(condition)
             lines.append(
                 f"{condition} regains {share:.0%} of the loss, {share / reachable:.0%} of the "
                 f"reachable hand's {reachable:.0%}"
@@ -72,7 +54,7 @@ def format_table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
+def plot_results(results: LoopResults, out_dir: Path) -> list[Path]:
     """Two figures: the comparison (RotR, TTF and the replayed tracking error per condition)
     and the model study."""
     import matplotlib
@@ -84,29 +66,30 @@ def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
     colors = dict(
         zip(EVALUATED, ("grey", "tab:red", "tab:orange", "tab:blue", "silver"), strict=True)
     )
-    shown = [c for c in EVALUATED if c in results]
+    rows = {c: results.conditions[c] for c in EVALUATED if c in results.conditions}
+    shown = list(rows)
     fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(14, 3.5))
-    rotr = [results[c]["RotR"] for c in shown]
-    spread = [results[c]["RotR_std"] / np.sqrt(results[c]["episodes"]) for c in shown]
+    rotr = [rows[c].rotr for c in shown]
+    spread = [rows[c].rotr_std / np.sqrt(rows[c].episodes) for c in shown]
     ax_rotr.bar(shown, rotr, yerr=spread, color=[colors[c] for c in shown])
     ax_rotr.set_ylabel("RotR (mean +- s.e.)")
-    ax_ttf.bar(shown, [results[c]["TTF"] for c in shown], color="tab:green")
+    ax_ttf.bar(shown, [rows[c].ttf for c in shown], color="tab:green")
     ax_ttf.set_ylabel("TTF")
-    tracked = [c for c in shown if "tracking_error_rad" in results[c]]
+    tracked = [c for c in shown if rows[c].tracking_error_rad is not None]
     ax_track.bar(
         tracked,
-        [results[c]["tracking_error_rad"] * 1e3 for c in tracked],
+        [rows[c].tracking_error_rad * 1e3 for c in tracked],
         color=[colors[c] for c in tracked],
     )
     ax_track.set_ylabel("replayed tracking error (mrad)")
     for ax in (ax_rotr, ax_ttf, ax_track):
         ax.tick_params(axis="x", labelrotation=20)
-    fig.suptitle(f"virtual hand, profile {results['config']['hardware_profile']}")
+    fig.suptitle(f"virtual hand, profile {results.config['hardware_profile']}")
     fig.tight_layout()
     fig.savefig(paths[0], dpi=120)
     plt.close(fig)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), sharey=True)
-    rows = results["model_study"]["rows"]
+    study = results.model_study["rows"]
     for ax, key, title in zip(
         axes,
         ("in_distribution_error_rad", "out_of_distribution_error_rad"),
@@ -114,7 +97,7 @@ def plot_results(results: dict[str, Any], out_dir: Path) -> list[Path]:
         strict=True,
     ):
         for kind in ("joint_wise", "whole_hand"):
-            mine = [r for r in rows if r["model"] == kind]
+            mine = [r for r in study if r["model"] == kind]
             ax.plot(
                 [r["transitions"] for r in mine], [r[key] * 1e3 for r in mine], "o-", label=kind
             )

@@ -31,7 +31,7 @@ from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.sim import scene
 from dexndm_envs.sim.config import RotateConfig, default_config, merge_config
-from dexndm_envs.sim.grasps.cache import Grasp, GraspCache, default_cache, grasp_tilt_deg
+from dexndm_envs.sim.grasps.cache import Grasp, GraspCache, grasp_tilt_deg, resolve_cache
 from dexndm_envs.sim.nominal_hand import NominalActuators
 from dexndm_envs.sim.objects.catalog import ObjectSpec, resolve_object_set
 from dexndm_envs.sim.randomization import Randomizer
@@ -136,12 +136,7 @@ class RotateEnv(gym.Env):
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.width, self.height = width, height
-        if isinstance(grasp_cache, GraspCache):
-            self.grasp_cache = grasp_cache
-        else:
-            self.grasp_cache = (
-                default_cache() if grasp_cache is None else GraspCache.load(grasp_cache)
-            )
+        self.grasp_cache = resolve_cache(grasp_cache)
         self.objects: list[ObjectSpec] = self._objects_with_grasps(object_set)
 
         self.frame_skip = self.config.frame_skip

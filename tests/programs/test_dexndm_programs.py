@@ -13,8 +13,8 @@ from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
-from dexndm_agents.dexndm.loop import CONDITIONS, LoopConfig, _condition_env
-from dexndm_agents.dexndm.loop_report import format_table
+from dexndm_agents.dexndm.loop import LoopConfig, _condition_env
+from dexndm_agents.dexndm.results import CONDITIONS
 from dexndm_agents.evaluation.harness import ZeroPolicy
 from dexndm_envs.hand.config import default_hand_config, save_hand_config
 
@@ -124,41 +124,6 @@ def test_the_reachable_hand_is_the_virtual_one_with_the_sims_joint_physics(tmp_p
     assert matched.zero_offset_rad == as_is.zero_offset_rad
     direct.close()
     reachable.close()
-
-
-def _results(rotr: dict[str, list[float]]) -> dict:
-    return {
-        name: {
-            "RotR": float(np.mean(v)),
-            "RotR_std": 1.0,
-            "TTF": 1.0,
-            "RotP": 0.5,
-            "drops": 0.0,
-            "RotR_per_episode": v,
-        }
-        for name, v in rotr.items()
-    }
-
-
-def test_the_table_gives_each_residual_its_share_of_the_loss_and_of_the_reachable_part():
-    results = _results(
-        {
-            "ideal": [200.0, 100.0],
-            "direct": [100.0, 60.0],  # loses 70
-            "whole_hand": [110.0, 64.0],  # regains 7: 10 %
-            "dexndm": [128.0, 74.0],  # regains 21: 30 %
-            "reachable": [140.0, 90.0],  # regains 35 (40 and 30): 50 %
-        }
-    )
-    table = format_table(results)
-    assert "dexndm regains 30% of the loss, 60% of the reachable hand's 50%" in table
-    assert "whole_hand regains 10% of the loss, 20% of the reachable hand's 50%" in table
-    row = next(line for line in table.splitlines() if line.startswith("reachable"))
-    assert "+35.0 +- 5.0" in row and " 50% " in row
-    # results from before the reachable hand was part of the loop still print
-    del results["reachable"]
-    assert "regains" not in format_table(results)
-    assert "dexndm" in format_table(results)
 
 
 def test_a_bad_hand_config_fails_before_any_work(tmp_path):

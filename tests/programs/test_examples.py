@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
@@ -19,15 +20,19 @@ def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
         "--out-dir",
         str(tmp_path),
     )
-    lines = out.splitlines()
-    assert lines[0].startswith("policy pretrained on palm_up +z")
-    rows = [line.split() for line in lines if line.strip().startswith(("0 ", "1 ", "2 "))]
-    assert len(rows) == 3 and all(row[2] == "30" for row in rows)
-    rotr = [float(row[3]) for row in rows]
-    mean = next(line.split() for line in lines if line.startswith("mean"))
-    assert float(mean[1]) == pytest.approx(np.mean(rotr), abs=0.01)
+    assert out.splitlines()[0].startswith("policy pretrained on palm_up +z")
+    results = json.loads((tmp_path / "quickstart.json").read_text())
+    episodes = results["episodes"]
+    assert [e["seed"] for e in episodes] == [0, 1, 2] and all(e["steps"] == 30 for e in episodes)
+    rotr = [e["rotr"] for e in episodes]
+    summary = results["summary"]
+    assert summary["RotR"] == pytest.approx(np.mean(rotr)) and summary["seeds"] == [0, 3]
+    assert f"{summary['RotR']:.2f}" in next(
+        line for line in out.splitlines() if line.startswith("mean")
+    )
     median = int(np.argsort(rotr)[1])
     assert f"(episode {median}, the median by RotR; 31 frames)" in out
+    assert out.splitlines()[-1] == f"results: {tmp_path / 'quickstart.json'}"
     video = tmp_path / "quickstart.mp4"
     assert video.stat().st_size > 10_000
     assert (tmp_path / "quickstart_rotation.png").stat().st_size > 5_000

@@ -167,6 +167,13 @@ def default_cache() -> GraspCache:
     return GraspCache.load(GRASP_CACHE_PATH)
 
 
+def resolve_cache(grasp_cache: GraspCache | str | Path | None) -> GraspCache:
+    """A GraspCache as given, one loaded from a path, or the shipped one for None."""
+    if isinstance(grasp_cache, GraspCache):
+        return grasp_cache
+    return default_cache() if grasp_cache is None else GraspCache.load(grasp_cache)
+
+
 def grasp_tilt_deg(rows: np.ndarray, wrist_quat: np.ndarray, axis: np.ndarray) -> np.ndarray:
     """Angle (deg, 0-90) between the axis (world) and the object's z axis of each cached grasp
     row under this wrist orientation."""

@@ -1,0 +1,89 @@
+"""The loop's results: each condition's summary, paired gains and shares of the loss, the
+record on disk, and the table."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from dexndm_agents.dexndm.loop_report import format_table
+from dexndm_agents.dexndm.results import LoopResults
+from dexndm_agents.evaluation.summary import ConditionSummary
+from dexndm_envs.core.metrics import EpisodeMetrics
+
+
+def _metrics(rotr: float, dropped: bool = False) -> EpisodeMetrics:
+    return EpisodeMetrics(
+        rotr=rotr, ttf=0.5 if dropped else 1.0, ttf_s=10.0, rotp=1.0, rotation_rad=rotr / 20,
+        steps=400, dropped=dropped,
+    )  # fmt: skip
+
+
+def test_a_summary_holds_the_papers_metrics_and_survives_the_round_trip():
+    summary = ConditionSummary.of([_metrics(100.0), _metrics(50.0, dropped=True)], first_seed=7)
+    assert summary.rotr == 75.0 and summary.rotr_std == 25.0 and summary.ttf == 0.75
+    assert summary.drops == 0.5 and summary.episodes == 2 and summary.seeds == [7, 2]
+    record = json.loads(json.dumps(summary.to_json()))
+    assert record["RotR"] == 75.0 and "tracking_error_rad" not in record  # unknowns left out
+    assert ConditionSummary.from_json(record) == summary
+    with pytest.raises(ValueError, match=r"missing \['RotR_per_episode'\]"):
+        ConditionSummary.from_json({k: v for k, v in record.items() if k != "RotR_per_episode"})
+    with pytest.raises(ValueError, match="no episodes"):
+        ConditionSummary.of([])
+
+
+def test_paired_differences_need_the_same_seeds():
+    a = ConditionSummary.of([_metrics(10.0), _metrics(30.0)], first_seed=0)
+    b = ConditionSummary.of([_metrics(4.0), _metrics(20.0)], first_seed=0)
+    assert a.paired_difference(b) == pytest.approx((8.0, 2.0))
+    with pytest.raises(ValueError, match="same seeds"):
+        a.paired_difference(ConditionSummary.of([_metrics(4.0), _metrics(20.0)], first_seed=5))
+
+
+def test_loop_results_read_back_what_they_write():
+    results = _results({"ideal": [3.0, 5.0], "direct": [1.0, 2.0]})
+    results.config, results.seconds = {"hardware_profile": "worn"}, 12.5
+    record = json.loads(json.dumps(results.to_json()))
+    assert record["direct"]["RotR"] == 1.5 and record["seconds"] == 12.5
+    assert LoopResults.from_json(record) == results
+    assert results.share_of_loss("direct") == 0.0
+
+
+def _results(rotr: dict[str, list[float]]) -> LoopResults:
+    return LoopResults(
+        conditions={
+            name: ConditionSummary(
+                rotr=float(np.mean(v)),
+                rotr_std=1.0,
+                ttf=1.0,
+                rotp=0.5,
+                drops=0.0,
+                episodes=len(v),
+                rotr_per_episode=v,
+            )
+            for name, v in rotr.items()
+        }
+    )
+
+
+def test_the_table_gives_each_residual_its_share_of_the_loss_and_of_the_reachable_part():
+    results = _results(
+        {
+            "ideal": [200.0, 100.0],
+            "direct": [100.0, 60.0],  # loses 70
+            "whole_hand": [110.0, 64.0],  # regains 7: 10 %
+            "dexndm": [128.0, 74.0],  # regains 21: 30 %
+            "reachable": [140.0, 90.0],  # regains 35 (40 and 30): 50 %
+        }
+    )
+    table = format_table(results)
+    assert "dexndm regains 30% of the loss, 60% of the reachable hand's 50%" in table
+    assert "whole_hand regains 10% of the loss, 20% of the reachable hand's 50%" in table
+    row = next(line for line in table.splitlines() if line.startswith("reachable"))
+    assert "+35.0 +- 5.0" in row and " 50% " in row
+    # results from before the reachable hand was part of the loop still print
+    del results.conditions["reachable"]
+    assert "regains" not in format_table(results)
+    assert "dexndm" in format_table(results)

@@ -51,7 +51,7 @@ from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
 from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
-from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode
 from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.chaos.actions import ActionFile
@@ -284,22 +284,15 @@ def _condition_env(
 ) -> gym.Env:
     """The env a condition runs on: the ideal sim, or the virtual hand (the reachable one for
     REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
-    task = policy_env_kwargs(policy)
     profile, hand = cfg.hardware_profile, cfg.hand_config
     if condition == REACHABLE_HAND:
-        ideal = gym.make("DexNDM-Rotate-v0", **task)
+        ideal = make_eval_env(policy)
         profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
         ideal.close()
-    env = gym.make(
-        "DexNDM-Rotate-v0",
-        **{
-            **task,
-            "hardware": "ideal" if condition == "ideal" else "virtual",
-            "hardware_profile": profile,
-            "hardware_seed": cfg.hardware_seed,
-            "hand_config": hand,
-        },
-    )
+    if condition == "ideal":
+        env = make_eval_env(policy, hand_config=hand)
+    else:
+        env = make_eval_env(policy, profile, hardware_seed=cfg.hardware_seed, hand_config=hand)
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
 
 

@@ -40,7 +40,9 @@ from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.core import geometry, task
 from dexndm_envs.core.constants import NUM_JOINTS
 from dexndm_envs.core.metrics import EpisodeMetrics, MetricsTracker
+from dexndm_envs.hand.config import HandConfig
 from dexndm_envs.sim.objects.catalog import resolve_object_set
+from dexndm_envs.virtual.profiles import HardwareProfile
 
 
 # eq=False: the generated __eq__ would compare arrays and raise; compare .metrics instead
@@ -149,6 +151,26 @@ class RandomPolicy:
     ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
         """Random whatever `deterministic` says: the baseline is the random policy itself."""
         return self.rng.uniform(-1.0, 1.0, NUM_JOINTS).astype(np.float32), state
+
+
+def make_eval_env(
+    policy: Policy,
+    hardware_profile: HardwareProfile | str | Path | None = None,
+    *,
+    hardware_seed: int = 0,
+    hand_config: HandConfig | str | Path | None = None,
+) -> gym.Env:
+    """DexNDM-Rotate-v0 on the policy's own task options (policy.env_kwargs), on the ideal hand
+    (hardware_profile None) or on the virtual hand of that profile and seed; hand_config is the
+    hand's servo settings either way. The one place a comparison builds its envs."""
+    kwargs = {**policy_env_kwargs(policy), "hand_config": hand_config}
+    if hardware_profile is not None:
+        kwargs |= {
+            "hardware": "virtual",
+            "hardware_profile": hardware_profile,
+            "hardware_seed": hardware_seed,
+        }
+    return gym.make("DexNDM-Rotate-v0", **kwargs)
 
 
 StepHook = Callable[[dict[str, Any], np.ndarray, dict[str, Any]], None]

@@ -31,9 +31,9 @@ import tyro
 from tqdm.auto import tqdm
 
 from dexndm_agents.dexndm.hands import FACTORS, REACHABLE, SimNominal, hands
-from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode
 from dexndm_agents.evaluation.reports import paired_difference
-from dexndm_agents.policies.files import Policy, policy_env_kwargs
+from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.hand.config import HandConfig, load_hand_config
@@ -66,13 +66,12 @@ class Args:
 
 def _rotr(
     policy: Policy,
-    env_kwargs: dict,
+    env: gym.Env,
     seeds: range,
     max_steps: int | None,
     progress: bool,
     label: str,
 ) -> list[float]:
-    env = gym.make("DexNDM-Rotate-v0", **env_kwargs)
     try:
         return [
             run_episode(env, policy, seed, max_steps=max_steps).metrics.rotr
@@ -120,23 +119,15 @@ def breakdown(
         raise ValueError(f"unknown factors {unknown}; known: {', '.join(FACTORS)}")
     if episodes < 2:
         raise ValueError(f"episodes must be at least 2 (for a standard error), got {episodes}")
-    task = policy_env_kwargs(policy)
-    ideal_env = gym.make("DexNDM-Rotate-v0", **task)
+    ideal_env = make_eval_env(policy)
     sim = SimNominal.of_env(ideal_env)
-    ideal_env.close()
     seeds = range(seed, seed + episodes)
-    rotr = {"ideal": _rotr(policy, task, seeds, max_steps, progress, "ideal")}
+    rotr = {"ideal": _rotr(policy, ideal_env, seeds, max_steps, progress, "ideal")}
     for name, (hw_profile, hand) in hands(profile, hand_config, sim).items():
         if name not in ("virtual", "reachable", "all", *names):
             continue
-        kwargs = {
-            **task,
-            "hardware": "virtual",
-            "hardware_profile": hw_profile,
-            "hardware_seed": hardware_seed,
-            "hand_config": hand,
-        }
-        rotr[name] = _rotr(policy, kwargs, seeds, max_steps, progress, name)
+        env = make_eval_env(policy, hw_profile, hardware_seed=hardware_seed, hand_config=hand)
+        rotr[name] = _rotr(policy, env, seeds, max_steps, progress, name)
     base = np.asarray(rotr["virtual"])
     loss = float(np.mean(rotr["ideal"]) - base.mean())
     conditions = {}

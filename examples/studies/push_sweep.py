@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import gymnasium as gym
 import numpy as np
 import torch
 import tyro
@@ -36,9 +35,9 @@ import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.dexndm.adapters import NumpyAdapter
 from dexndm_agents.dexndm.bundle import Bundle
-from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode
 from dexndm_agents.evaluation.reports import paired_difference
-from dexndm_agents.policies.files import Policy, policy_env_kwargs
+from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.virtual.profiles import load_profile
 
@@ -82,16 +81,7 @@ class PushedAdapter:
 
 def rotr_per_episode(policy: Policy, bundle: Bundle, push: float, args: Args) -> list[float]:
     env = NDMResidualWrapper(
-        gym.make(
-            "DexNDM-Rotate-v0",
-            **{
-                **policy_env_kwargs(policy),
-                "hardware": "virtual",
-                "hardware_profile": args.hardware_profile,
-                "hardware_seed": args.hardware_seed,
-            },
-        ),
-        bundle,
+        make_eval_env(policy, args.hardware_profile, hardware_seed=args.hardware_seed), bundle
     )
     env.adapter = PushedAdapter(env.adapter, push, args.scale_rad)
     seeds = range(args.seed, args.seed + args.episodes)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -19,6 +20,7 @@ from dexndm_agents.evaluation.harness import (
     GridRow,
     ZeroPolicy,
     evaluate_grid,
+    make_eval_env,
     run_episode,
 )
 from dexndm_agents.evaluation.reports import (
@@ -32,6 +34,7 @@ from dexndm_agents.evaluation.reports import (
 )
 from dexndm_envs.core import geometry
 from dexndm_envs.core.metrics import EpisodeMetrics
+from dexndm_envs.hand.config import default_hand_config
 
 GRID = {"object_sets": ["cube"], "wrists": ["palm_up", "palm_down"], "axes": ["+z"]}
 
@@ -320,3 +323,26 @@ def test_paired_difference_removes_the_seeds_share_of_the_spread():
     with pytest.raises(ValueError, match="same seeds"):
         paired_difference(better, baseline[:-1])
     assert mean_and_se([3.0]) == (3.0, 0.0)
+
+
+def test_eval_envs_take_the_policys_task_and_the_hand_asked_for():
+    policy = ZeroPolicy()
+    policy.env_kwargs = {"object_set": "cube", "wrist": "palm_down", "history_len": 4}
+    hand = dataclasses.replace(default_hand_config(), goal_current_ma=(200,) * 16)
+    ideal = make_eval_env(policy, hand_config=hand)
+    virtual = make_eval_env(policy, "worn", hardware_seed=3, hand_config=hand)
+    try:
+        for env in (ideal, virtual):
+            assert [o.name for o in env.unwrapped.objects] == ["cube"]
+            assert env.unwrapped.wrist_option == "palm_down"
+            assert (
+                env.observation_space.shape
+                == gym.make("DexNDM-Rotate-v0", history_len=4).observation_space.shape
+            )
+            assert env.unwrapped.hand_config == hand
+        assert ideal.unwrapped.hardware == "ideal" and ideal.unwrapped.motors is None
+        assert virtual.unwrapped.hardware == "virtual"
+        assert virtual.unwrapped.motors.profile.name == "worn"
+    finally:
+        ideal.close()
+        virtual.close()

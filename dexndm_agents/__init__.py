@@ -6,14 +6,11 @@
     action, _ = policy.predict(obs, deterministic=True)
     env = dexndm_agents.NDMResidualWrapper(real_env, bundle="default")   # DexNDM's residual
 
-Modules: training (any SB3 algorithm; examples/train.py), vec_env (the vectorisation that is
-fastest here), evaluation (the paper's metrics over a grid), gait (periodic gait teachers),
-gait_residual (an agent's bounded offsets from a gait's targets: train.py --gait),
-generalist and distillation (specialists -> proprioceptive generalist), policies (one policy
-interface and its files), pretrained (the shipped policies); DexNDM itself: rollouts (a base
-policy's sim rollouts on disk), ndm_data, ndm and ndm_training (the joint-wise and whole-hand
-dynamics models), residual (the adapter trained through a model), bundle (model + adapter in
-one file) and wrappers (NDMResidualWrapper).
+Subpackages, lowest first (docs/architecture.md): policies (one policy interface, its files,
+gaits, offsets on a gait, the distilled generalist, the shipped policies), evaluation (one
+harness: episodes, grids, summaries, paired differences), base_policy (SB3 training, gait
+search, distillation) and dexndm (the DexNDM method: rollouts, data, dynamics models, adapters,
+bundles, NDMResidualWrapper, the loop).
 """
 
 from __future__ import annotations

@@ -255,7 +255,7 @@ def train_residual(
         ndm: the hardware dynamics model; frozen here (its weights never change).
         adapter: trained in place; it ends with its best-eval weights.
         train, evaluation: windows of `segment_length(ndm, adapter)` steps of sim rollouts of
-            the base policy (ndm_data.make_windows), of disjoint episodes.
+            the base policy (dexndm.data.make_windows), of disjoint episodes.
         reg: weight of the mean squared correction (None: REG of the adapter's kind).
 
     Returns:

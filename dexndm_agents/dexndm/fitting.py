@@ -109,7 +109,7 @@ def fit(
 
     Args:
         model: a JointWiseNDM or WholeHandNDM, fresh or already fitted (then this fine-tunes).
-        train, evaluation: windows of disjoint episodes (ndm_data.split_episodes).
+        train, evaluation: windows of disjoint episodes (dexndm.data.split_episodes).
         epochs, batch_size, lr, weight_decay: the optimiser's schedule.
         seed: seeds the minibatch order.
         progress: a tqdm bar over epochs with the losses.

@@ -80,7 +80,7 @@ class LoopConfig:
     chaos_episodes: int = 80
     num_balls: int = 100
     chaos_target_noise_rad: float = 0.05
-    """Target excitation in the chaos box (chaos_collection): without it the replayed policy
+    """Target excitation in the chaos box (chaos.collection): without it the replayed policy
     actions, mostly at the action bound, leave the model unable to tell the newest target's
     effect from the older ones', and the adapter corrects the wrong way
     (docs/results/2026-11_dexndm_0.1.0.md)."""

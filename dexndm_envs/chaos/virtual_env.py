@@ -82,7 +82,7 @@ class VirtualChaosBoxEnv(gym.Env):
         wrist: how the hand is mounted: a name from task.WRISTS.
         axis: the rotation axis written into the observation (as DexNDM-Real-v0: named or a
             3-vector); it moves nothing here, and is recorded with collected data.
-        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
+        hardware_profile: the virtual hand's profile: a preset name (virtual.profiles.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand: the per-motor spread is drawn from it.
         hand_config: the servo settings (gains, Goal Current), as DexNDM-Real-v0 takes them: a
@@ -246,7 +246,7 @@ def collect_virtual_chaos_box(
 ) -> list[Path]:
     """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
 
-    The collection of real/collect_chaos_box.py (chaos_collection.ChaosBoxCollector: noise on
+    The collection of real/collect_chaos_box.py (chaos.collection.ChaosBoxCollector: noise on
     half the trajectories, no resets between episodes, one atomic file per episode, resume)
     without the bus. Episodes already in out_dir are kept and not collected again; a directory
     collected with other settings (including another profile, hand seed, hand config or ball
@@ -261,7 +261,7 @@ def collect_virtual_chaos_box(
         seed: episode e's trajectory, noise and the balls' first drop come from it.
         progress: show a progress bar.
         target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
-            bound (chaos_collection, "Target excitation"); 0: the paper's collection.
+            bound (chaos.collection, "Target excitation"); 0: the paper's collection.
 
     Returns:
         The paths of episodes 0 .. episodes-1.

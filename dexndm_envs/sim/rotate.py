@@ -70,7 +70,7 @@ class RotateEnv(gym.Env):
             and torque limit of hand_config: dexndm_envs.sim.nominal_hand) or "virtual" (the
             virtual LEAP hand: Dynamixel servos and gear trains, dexndm_envs.virtual.servos;
             joint positions are then the servos' quantised, delayed readings).
-        hardware_profile: the virtual hand's profile: a preset name (hardware_profile.PROFILES),
+        hardware_profile: the virtual hand's profile: a preset name (virtual.profiles.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand: the per-motor spread is drawn from it.
         hand_config: the hand's servo settings (gains, Goal Current: its torque limit) as

@@ -6,7 +6,7 @@ process's CPU time, which stays put when other programs share the cores), traini
 per second, eval error against "the joint stays where it is", and the latency of a single
 (1, W, 16) prediction, what using a model online would cost (NDMResidualWrapper itself runs
 only the residual adapter: examples/benchmarks/wrapper_overhead.py). The default data are
-100k transitions of made-up per-joint dynamics (ndm_data.synthetic_episodes: delayed, damped,
+100k transitions of made-up per-joint dynamics (dexndm.data.synthetic_episodes: delayed, damped,
 current-limited second-order joints); --data reads episode files instead (a chaos-box or
 rollout directory).
 
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import tyro
 
-from dexndm_agents.dexndm import fitting as ndm_training
+from dexndm_agents.dexndm import fitting
 from dexndm_agents.dexndm.data import make_windows, split_episodes, synthetic_episodes
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
@@ -44,8 +44,8 @@ class Args:
     noise_rad: float = 0.0
     """Std of Gaussian process noise added to every synthetic joint step, rad."""
     window: int = 10
-    epochs: int = ndm_training.EPOCHS
-    batch_size: int = ndm_training.BATCH_SIZE
+    epochs: int = fitting.EPOCHS
+    batch_size: int = fitting.BATCH_SIZE
     threads: int = 1
     """torch threads: 1 is fastest for these small networks on a 2-core machine."""
     seed: int = 0

@@ -22,7 +22,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import gymnasium as gym
 import tyro
@@ -75,7 +75,7 @@ class Plan(NamedTuple):
 
     source: chaos_actions.ActionSource
     hand: HandConfig
-    settings: dict[str, Any]
+    settings: chaos.CollectionSettings
     writer: EpisodeWriter
     todo: list[int]
 

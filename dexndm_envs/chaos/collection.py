@@ -16,7 +16,7 @@ run. (The generator's first steps differ only by where the targets stood when it
 Usage:
     source = ActionFile.load("rollouts.npz", steps=400)  # or SmoothRandomActions(steps=400)
     settings = collection_settings(port=port, wrist="palm_down", hand_config_file=hand_file,
-                                   hand=hand, source=source, seed=0, ...)
+                                   hand=hand, source=source, seed=0, ...)  # CollectionSettings
     writer, todo = prepare_directory("data/chaos_box/palm_down", settings, episodes=4000)
     collector = ChaosBoxCollector(env, writer, source, settings)
     collector.start()
@@ -30,7 +30,7 @@ import json
 import signal
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -68,6 +68,34 @@ its content (hand_config, actions_sha256) is."""
 
 
 # ------------------------------------------------------------------ settings
+@dataclass(frozen=True)
+class CollectionSettings:
+    """The settings of a run: what collection.json records (`as_record`) and what a resume
+    must match (all but RECORDED_ONLY). Build one with `collection_settings`."""
+
+    port: str | None
+    wrist: str
+    hand_config_file: str | None
+    hand_config: dict[str, Any]
+    actions_file: str | None
+    actions_sha256: str | None
+    action_generator: dict[str, Any] | None
+    noise_probability: float
+    noise_sigma: float
+    noise_units: str
+    target_noise_rad: float
+    seed: int
+    steps: int
+    realtime: bool
+    hardware_note: str
+    hardware: dict[str, Any] | None
+    software_version: str
+
+    def as_record(self) -> dict[str, Any]:
+        """Plain JSON values, as collection.json holds them."""
+        return json.loads(json.dumps(asdict(self)))
+
+
 def collection_settings(
     *,
     port: str | None,
@@ -80,8 +108,8 @@ def collection_settings(
     hardware_note: str,
     hardware: Mapping[str, Any] | None = None,
     target_noise_rad: float = 0.0,
-) -> dict[str, Any]:
-    """The settings of a run, as written to collection.json.
+) -> CollectionSettings:
+    """The settings of a run, checked.
 
     Args:
         port: the bus of a real hand; None for a virtual one (then give `hardware`).
@@ -99,27 +127,25 @@ def collection_settings(
         raise CollectionError(f"unknown wrist {wrist!r}; choose one of {', '.join(task.WRISTS)}")
     if not (np.isfinite(target_noise_rad) and target_noise_rad >= 0):
         raise CollectionError(f"target_noise_rad must be >= 0, got {target_noise_rad!r}")
-    settings: dict[str, Any] = {
-        "port": port,
-        "wrist": wrist,
-        "hand_config_file": None if hand_config_file is None else str(hand_config_file),
-        "hand_config": hand.as_dict(),
-        "actions_file": None,
-        "actions_sha256": None,
-        "action_generator": None,
-        **source.description,
-        "noise_probability": NOISE_PROBABILITY,
-        "noise_sigma": NOISE_SIGMA,
-        "noise_units": NOISE_UNITS,
-        "target_noise_rad": float(target_noise_rad),
-        "seed": seed,
-        "steps": source.steps,
-        "realtime": realtime,
-        "hardware_note": hardware_note,
-        "hardware": None if hardware is None else dict(hardware),
-        "software_version": software_version(),
-    }
-    return json.loads(json.dumps(settings))  # plain JSON values, as read back from disk
+    described = {"actions_file": None, "actions_sha256": None, "action_generator": None}
+    described |= source.description
+    return CollectionSettings(
+        port=port,
+        wrist=wrist,
+        hand_config_file=None if hand_config_file is None else str(hand_config_file),
+        hand_config=json.loads(json.dumps(hand.as_dict())),
+        **described,
+        noise_probability=NOISE_PROBABILITY,
+        noise_sigma=NOISE_SIGMA,
+        noise_units=NOISE_UNITS,
+        target_noise_rad=float(target_noise_rad),
+        seed=seed,
+        steps=source.steps,
+        realtime=realtime,
+        hardware_note=hardware_note,
+        hardware=None if hardware is None else json.loads(json.dumps(dict(hardware))),
+        software_version=software_version(),
+    )
 
 
 ADDED_SETTINGS: dict[str, Any] = {"target_noise_rad": 0.0}
@@ -143,7 +169,7 @@ def settings_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
 
 
 def prepare_directory(
-    directory: str | Path, settings: Mapping[str, Any], episodes: int
+    directory: str | Path, settings: CollectionSettings, episodes: int
 ) -> tuple[EpisodeWriter, list[int]]:
     """The writer and the episode indices still to collect, after checking a resume.
 
@@ -162,7 +188,7 @@ def prepare_directory(
             "collection of this program; choose another --out"
         )
     if done:
-        differences = settings_differences(_read_settings(settings_path), settings)
+        differences = settings_differences(_read_settings(settings_path), settings.as_record())
         if differences:
             raise CollectionError(
                 f"refusing to resume into {writer.directory}: its {SETTINGS_FILE} was written "
@@ -185,12 +211,12 @@ def _read_settings(path: Path) -> dict[str, Any]:
     return recorded
 
 
-def write_settings(directory: Path, settings: Mapping[str, Any]) -> None:
+def write_settings(directory: Path, settings: CollectionSettings) -> None:
     """Write collection.json atomically, unless episodes already bind the directory to one."""
     path = directory / SETTINGS_FILE
     if path.is_file() and EpisodeWriter(directory).completed():
         return
-    atomic_write_text(path, json.dumps(settings, indent=2, sort_keys=True) + "\n")
+    atomic_write_text(path, json.dumps(settings.as_record(), indent=2, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------ the episode loop
@@ -258,11 +284,11 @@ class ChaosBoxCollector:
         env: gym.Env,
         writer: EpisodeWriter,
         source: ActionSource,
-        settings: Mapping[str, Any],
+        settings: CollectionSettings,
         stop: StopRequest | None = None,
     ) -> None:
         self.env, self.writer, self.source = env, writer, source
-        self.settings = dict(settings)
+        self.settings = settings
         self.stop = stop
         self._info: dict[str, Any] = {}
         self._axis = np.zeros(3)
@@ -271,19 +297,19 @@ class ChaosBoxCollector:
 
     def start(self) -> None:
         """Reset the env once (torque on, hold the present pose) and record the settings."""
-        _, self._info = self.env.reset(seed=self.settings["seed"])
+        _, self._info = self.env.reset(seed=self.settings.seed)
         self._axis = np.asarray(self._info["axis"], dtype=np.float64)
         self._read_s = time.monotonic()
         write_settings(self.writer.directory, self.settings)
 
     def collect(self, index: int) -> EpisodeStats:
         """Plan, replay and write episode `index`."""
-        actions_rng, noise_rng = episode_rngs(self.settings["seed"], index)
+        actions_rng, noise_rng = episode_rngs(self.settings.seed, index)
         start_targets = np.asarray(self._info["joint_targets"], dtype=np.float64)
         clean, source, extra = self.source.actions(index, actions_rng, start_targets)
-        prob, sigma = self.settings["noise_probability"], self.settings["noise_sigma"]
+        prob, sigma = self.settings.noise_probability, self.settings.noise_sigma
         actions, noisy = add_noise(clean, noise_rng, prob, sigma)
-        offsets = target_offsets(len(actions), noise_rng, self.settings.get("target_noise_rad", 0))
+        offsets = target_offsets(len(actions), noise_rng, self.settings.target_noise_rad)
         overruns, started_s, started_unix_s = self.overruns, self._read_s, time.time()
         arrays = self._replay(actions, offsets)
         stats = EpisodeStats(
@@ -292,7 +318,7 @@ class ChaosBoxCollector:
         extra.update(started_unix_s=started_unix_s, overruns=stats.overruns)
         noise = {"kind": "gaussian", "sigma": sigma, "units": NOISE_UNITS} if noisy else None
         if offsets is not None:
-            noise = {**(noise or {}), "target_sigma_rad": self.settings["target_noise_rad"]}
+            noise = {**(noise or {}), "target_sigma_rad": self.settings.target_noise_rad}
         self.writer.write(index, arrays, self._meta(index, source, noise, extra))
         self._previous = index
         return stats
@@ -301,20 +327,20 @@ class ChaosBoxCollector:
         self, index: int, source: str, noise: dict[str, Any] | None, extra: dict[str, Any]
     ) -> dict[str, Any]:
         settings = self.settings
-        hardware = settings.get("hardware") or {
+        hardware = settings.hardware or {
             "kind": "real",
-            "port": settings["port"],
-            "note": settings["hardware_note"],
+            "port": settings.port,
+            "note": settings.hardware_note,
         }
         extra = {
             **extra,
             "episode": index,
             "follows_episode": self._previous,  # None: a reset or a resume came before
-            "seed": settings["seed"],
-            "noise_probability": settings["noise_probability"],
-            "realtime": settings["realtime"],
+            "seed": settings.seed,
+            "noise_probability": settings.noise_probability,
+            "realtime": settings.realtime,
         }
-        return episode_meta(settings["wrist"], self._axis, hardware, source, noise, extra)
+        return episode_meta(settings.wrist, self._axis, hardware, source, noise, extra)
 
     @property
     def overruns(self) -> int:
@@ -338,7 +364,7 @@ class ChaosBoxCollector:
         clean = np.asarray(self._info["joint_targets"], dtype=np.float64)
         send_rad = step_rad
         if offsets is not None:  # the most an offset can change in a step, on both sides
-            send_rad = step_rad + 2.0 * TARGET_NOISE_CLIP * self.settings["target_noise_rad"]
+            send_rad = step_rad + 2.0 * TARGET_NOISE_CLIP * self.settings.target_noise_rad
             env.max_delta_rad = send_rad
         try:
             for step, action in enumerate(actions):

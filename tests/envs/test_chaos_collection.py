@@ -132,12 +132,13 @@ def test_action_files_are_checked(tmp_path: Path):
 
 
 def _settings(port: str = "/dev/pts/1", wrist: str = "palm_down", **changes) -> dict:
+    """A run's settings as collection.json records them."""
     hand = changes.pop("hand", default_hand_config())
     values = {"seed": 0, "realtime": False, "hardware_note": "", **changes}
     source = chaos_actions.SmoothRandomActions(steps=20)
     return chaos.collection_settings(
         port=port, wrist=wrist, hand_config_file=None, hand=hand, source=source, **values
-    )
+    ).as_record()
 
 
 def test_settings_compare_what_shapes_the_data_not_the_device_path():

@@ -209,7 +209,7 @@ def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path
         hand=hand,
         source=source,
         **values,
-    )
+    ).as_record()
     assert real["hardware"] is None
     # a collection.json written before the setting existed resumes
     before = {k: v for k, v in real.items() if k != "hardware"}

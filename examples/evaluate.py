@@ -33,7 +33,7 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 
 import tyro
 
-from dexndm_agents.evaluation.harness import EpisodeRow, RandomPolicy, ZeroPolicy, evaluate_grid
+from dexndm_agents.evaluation.harness import EpisodeRow, evaluate_grid
 from dexndm_agents.evaluation.reports import (
     format_table,
     format_tilt_summary,
@@ -41,6 +41,7 @@ from dexndm_agents.evaluation.reports import (
     save_episodes,
     save_table,
 )
+from dexndm_agents.policies.baselines import RandomPolicy, ZeroPolicy
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 

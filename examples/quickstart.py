@@ -29,8 +29,9 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.evaluation.harness import ZeroPolicy, run_episode
+from dexndm_agents.evaluation.harness import run_episode
 from dexndm_agents.evaluation.summary import ConditionSummary
+from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text

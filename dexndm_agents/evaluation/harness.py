@@ -9,7 +9,8 @@ Tables, files, plots and the paired difference of two conditions are in
 dexndm_agents.evaluation.reports.
 
 Usage:
-    from dexndm_agents.evaluation.harness import ZeroPolicy, evaluate_grid
+    from dexndm_agents.evaluation.harness import evaluate_grid
+    from dexndm_agents.policies.baselines import ZeroPolicy
     from dexndm_agents.evaluation.reports import format_table, format_tilt_summary, save_table
 
     rows = evaluate_grid(ZeroPolicy(), ["cylinder"], ["palm_up", "palm_down"], ["+z"])
@@ -121,36 +122,6 @@ class EpisodeRow:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class ZeroPolicy:
-    """Baseline: hold the grasp (zero target changes)."""
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        return np.zeros(NUM_JOINTS, dtype=np.float32), state
-
-
-class RandomPolicy:
-    """Baseline: uniform random target changes in [-1, 1] from its own seeded generator."""
-
-    def __init__(self, seed: int = 0) -> None:
-        self.rng = np.random.default_rng(seed)
-
-    def predict(
-        self,
-        observation: np.ndarray,
-        state: tuple[np.ndarray, ...] | None = None,
-        episode_start: np.ndarray | None = None,
-        deterministic: bool = False,
-    ) -> tuple[np.ndarray, tuple[np.ndarray, ...] | None]:
-        """Random whatever `deterministic` says: the baseline is the random policy itself."""
-        return self.rng.uniform(-1.0, 1.0, NUM_JOINTS).astype(np.float32), state
 
 
 def make_eval_env(

@@ -15,7 +15,7 @@ from dexndm_agents.base_policy.distillation import (
     generalist_env_kwargs,
     split_by_episode,
 )
-from dexndm_agents.evaluation.harness import ZeroPolicy
+from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_agents.policies.generalist import Generalist
 from dexndm_envs.core import interface
 

@@ -18,7 +18,6 @@ from dexndm_agents.evaluation.harness import (
     EpisodeResult,
     EpisodeRow,
     GridRow,
-    ZeroPolicy,
     evaluate_grid,
     make_eval_env,
     run_episode,
@@ -32,6 +31,7 @@ from dexndm_agents.evaluation.reports import (
     save_table,
     tilt_summary,
 )
+from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_envs.core import geometry
 from dexndm_envs.core.metrics import EpisodeMetrics
 from dexndm_envs.hand.config import default_hand_config

@@ -10,7 +10,8 @@ import pytest
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.dexndm.rollouts import record_rollouts
-from dexndm_agents.evaluation.harness import ZeroPolicy, run_episode
+from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_envs.chaos.actions import ActionFile
 from dexndm_envs.core.constants import NUM_JOINTS
 from dexndm_envs.data.episodes import load_episodes

@@ -15,7 +15,7 @@ import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.dexndm.loop import LoopConfig, _condition_env
 from dexndm_agents.dexndm.results import CONDITIONS
-from dexndm_agents.evaluation.harness import ZeroPolicy
+from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_envs.hand.config import default_hand_config, save_hand_config
 
 

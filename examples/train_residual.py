@@ -41,7 +41,7 @@ class Args:
     """The largest correction per joint."""
     epochs: int = EPOCHS
     reg: float | None = None
-    """Weight of the mean squared correction (None: the kind's, residual.REG)."""
+    """Weight of the mean squared correction (None: the kind's, adapters.REG)."""
     seed: int = 0
     out: Path = Path("runs/ndm/bundle.pt")
     threads: int = 1

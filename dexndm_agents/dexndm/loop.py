@@ -86,7 +86,7 @@ class LoopConfig:
     (docs/results/2026-11_dexndm_0.1.0.md)."""
     window: int = 10
     residual_kind: str = DEFAULT_KIND
-    """The adapter (residual.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the
+    """The adapter (adapters.ADAPTER_KINDS): "lead", joint-wise and feed-forward, or "mlp", the
     paper's network on all joints' readings and targets."""
     residual_history: int | None = None
     """Readings and targets the adapter sees (None: the kind's default)."""

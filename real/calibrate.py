@@ -21,6 +21,7 @@ Usage:
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Annotated
 
 import tyro
 
+from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.hand.config import HandConfigError, load_hand_config
 from dexndm_envs.real import calibration
 from dexndm_envs.real.bus import DynamixelError
@@ -49,6 +51,8 @@ class Args:
     """Interactive mode without the prompts: assume every answer is yes."""
     read_only: bool = False
     """Ping and read the motors only; move nothing."""
+    report: Path | None = None
+    """Also write the outcome as JSON here: every joint's readings, checks and result."""
     settings: Annotated[calibration.CheckSettings, tyro.conf.arg(name="")] = field(
         default_factory=calibration.CheckSettings
     )
@@ -93,6 +97,9 @@ def main(args: Args) -> int:
     finally:
         bus.close()  # torque off
     print(calibration.format_table(reports))
+    if args.report is not None:
+        record = calibration.report_record(reports)
+        print(f"report: {atomic_write_text(args.report, json.dumps(record, indent=2))}")
     passed = calibration.all_passed(reports)
     print("PASS" if passed else "FAIL", flush=True)
     return 0 if passed else 1

@@ -28,7 +28,8 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -384,6 +385,12 @@ def format_table(reports: list[JointReport]) -> str:
 def all_passed(reports: list[JointReport]) -> bool:
     """True when every joint passed every check (a skipped move is not a pass)."""
     return all(r.passed and not r.skipped for r in reports)
+
+
+def report_record(reports: list[JointReport]) -> dict[str, Any]:
+    """The checks' outcome as JSON values: {"passed", "joints": [each report, with "result"]}."""
+    joints = [{**asdict(r), "result": _result(r)} for r in reports]
+    return {"passed": all_passed(reports), "joints": joints}
 
 
 def _cell(value: float | int | None, spec: str) -> str:

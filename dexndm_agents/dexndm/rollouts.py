@@ -18,14 +18,14 @@ Usage:
     from dexndm_agents import load_pretrained
     from dexndm_agents.dexndm.rollouts import record_rollouts
 
-    summary = record_rollouts(load_pretrained(), {"hardware": "ideal"}, 100, 0, "data/rollouts")
-    print(summary.rotr_mean, summary.actions_path)
+    rollouts = record_rollouts(load_pretrained(), {"hardware": "ideal"}, 100, 0, "data/rollouts")
+    print(rollouts.summary.rotr, rollouts.actions_path)
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 import dexndm_envs  # registers the environments
 from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.core.atomic import atomic_write
 from dexndm_envs.core.constants import NUM_JOINTS
@@ -45,22 +46,12 @@ ACTIONS_FILE = "actions.npz"
 
 
 @dataclass(frozen=True)
-class RolloutSummary:
-    """What record_rollouts wrote, and how the policy did."""
+class RecordedRollouts:
+    """What record_rollouts wrote, and how the policy did on those seeds."""
 
     episode_paths: list[Path]
     actions_path: Path
-    metrics: list[EpisodeMetrics] = field(repr=False)
-
-    @property
-    def rotr_mean(self) -> float:
-        """Mean RotR over the episodes."""
-        return float(np.mean([m.rotr for m in self.metrics]))
-
-    @property
-    def drop_rate(self) -> float:
-        """Fraction of episodes in which the object fell."""
-        return float(np.mean([m.dropped for m in self.metrics]))
+    summary: ConditionSummary
 
 
 class _EpisodeRecorder:
@@ -103,7 +94,7 @@ def record_rollouts(
     progress: bool = True,
     max_steps: int | None = None,
     policy_name: str | None = None,
-) -> RolloutSummary:
+) -> RecordedRollouts:
     """Run a policy for episodes with seeds seed .. seed+episodes-1 and write them to out_dir.
 
     The env is DexNDM-Rotate-v0 with the policy's own options (policies.policy_env_kwargs)
@@ -160,7 +151,7 @@ def record_rollouts(
     finally:
         env.close()
     actions_path = _save_actions(writer.directory, actions, metrics, seed)
-    return RolloutSummary(paths, actions_path, metrics)
+    return RecordedRollouts(paths, actions_path, ConditionSummary.of(metrics, first_seed=seed))
 
 
 def _episode_steps(env: gym.Env, max_steps: int | None) -> int:

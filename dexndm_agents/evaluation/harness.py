@@ -30,13 +30,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
 from tqdm.auto import tqdm
 
 import dexndm_envs  # registers the environments
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.core import geometry, task
 from dexndm_envs.core.constants import NUM_JOINTS
@@ -83,22 +84,23 @@ class EpisodeResult:
 
 @dataclass(frozen=True)
 class GridRow:
-    """The metrics of one grid cell, over its episodes (std is the population std, ddof=0)."""
+    """One grid cell and the summary of its episodes (std is the population std, ddof=0)."""
 
     object_set: str
     wrist: str
     axis: str
-    episodes: int
-    rotr_mean: float
-    rotr_std: float
-    ttf_mean: float
-    ttf_std: float
-    rotp_mean: float
-    rotation_rad_mean: float
-    drop_rate: float
+    summary: ConditionSummary
+
+    COLUMNS: ClassVar[tuple[str, ...]] = (
+        "object_set", "wrist", "axis", "episodes", "RotR", "RotR_std", "TTF", "TTF_std",
+        "RotP", "rotation_rad", "drops", "seeds",
+    )  # fmt: skip
+    """What save_table writes per cell (each episode's RotR is in the episodes file)."""
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        record = {"object_set": self.object_set, "wrist": self.wrist, "axis": self.axis}
+        record |= self.summary.to_json()
+        return {key: record[key] for key in self.COLUMNS}
 
 
 @dataclass(frozen=True)
@@ -296,7 +298,8 @@ def evaluate_grid(
             results = _run_cell(
                 policy, cell_kwargs, episodes, seed, deterministic, max_steps, video_dir, bar
             )
-            rows.append(_aggregate(object_set, wrist, axis, [r.metrics for r in results]))
+            summary = ConditionSummary.of([r.metrics for r in results], first_seed=seed)
+            rows.append(GridRow(object_set, wrist, axis, summary))
             if episode_rows is not None:
                 cell = (object_set, wrist, axis)
                 episode_rows.extend(_episode_row(cell, seed + i, r) for i, r in enumerate(results))
@@ -371,24 +374,6 @@ def _check_grid(
         task.resolve_wrist(wrist)
     for axis in axes:
         task.resolve_axis(axis)
-
-
-def _aggregate(object_set: str, wrist: str, axis: str, metrics: list[EpisodeMetrics]) -> GridRow:
-    rotr = np.array([m.rotr for m in metrics])
-    ttf = np.array([m.ttf for m in metrics])
-    return GridRow(
-        object_set=object_set,
-        wrist=wrist,
-        axis=axis,
-        episodes=len(metrics),
-        rotr_mean=float(rotr.mean()),
-        rotr_std=float(rotr.std()),
-        ttf_mean=float(ttf.mean()),
-        ttf_std=float(ttf.std()),
-        rotp_mean=float(np.mean([m.rotp for m in metrics])),
-        rotation_rad_mean=float(np.mean([m.rotation_rad for m in metrics])),
-        drop_rate=float(np.mean([m.dropped for m in metrics])),
-    )
 
 
 def _file_stem(*parts: str) -> str:

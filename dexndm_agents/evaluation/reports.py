@@ -1,13 +1,12 @@
-"""What evaluated episodes become: tables, CSV/JSON files, plots, and paired differences.
+"""What evaluated episodes become: tables, CSV/JSON files and plots.
 
-dexndm_agents.evaluation.harness runs the episodes; this module reports them. Every program that
-compares two conditions on the same seeds (a residual against direct transfer, a hand factor
-put back to the sim's value, a push against none) takes the difference seed by seed:
-`paired_difference` gives its mean and standard error, the one place that is computed.
+dexndm_agents.evaluation.harness runs the episodes; dexndm_agents.evaluation.summary summarises
+them (ConditionSummary, paired_difference); this module reports them.
 
 Usage:
-    from dexndm_agents.evaluation.reports import format_table, paired_difference, save_table
-    gain, gain_se = paired_difference(rotr_with_residual, rotr_direct)
+    from dexndm_agents.evaluation.reports import format_table, save_table
+    print(format_table(rows))
+    save_table(rows, "outputs/evaluation")
 """
 
 from __future__ import annotations
@@ -24,35 +23,8 @@ from typing import Any
 import numpy as np
 
 from dexndm_agents.evaluation.harness import EpisodeRow, GridRow
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_envs.core.atomic import atomic_write_text
-
-
-def mean_and_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
-    """The mean of values and its standard error (0 for a single value)."""
-    values = np.asarray(values, dtype=np.float64)
-    if values.size == 0:
-        raise ValueError("no values to average")
-    se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
-    return float(values.mean()), float(se)
-
-
-def paired_difference(
-    values: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray
-) -> tuple[float, float]:
-    """Mean of the per-seed differences values - baseline, and its standard error.
-
-    Episodes differ far more from seed to seed than conditions do; pairing by seed removes the
-    seed's share of the spread.
-
-    Raises:
-        ValueError: when the two do not cover the same number of seeds.
-    """
-    values, baseline = np.asarray(values, dtype=np.float64), np.asarray(baseline, np.float64)
-    if values.shape != baseline.shape:
-        raise ValueError(
-            f"a paired difference needs the same seeds: {values.shape} vs {baseline.shape}"
-        )
-    return mean_and_se(values - baseline)
 
 
 def format_table(rows: Sequence[GridRow]) -> str:
@@ -63,14 +35,14 @@ def format_table(rows: Sequence[GridRow]) -> str:
             row.object_set,
             row.wrist,
             row.axis,
-            str(row.episodes),
-            f"{row.rotr_mean:.2f} ± {row.rotr_std:.2f}",
-            f"{row.ttf_mean:.3f} ± {row.ttf_std:.3f}",
-            f"{row.rotp_mean:.3f}",
-            f"{row.rotation_rad_mean:.2f}",
-            f"{row.drop_rate:.0%}",
+            str(s.episodes),
+            f"{s.rotr:.2f} ± {s.rotr_std:.2f}",
+            f"{s.ttf:.3f} ± {s.ttf_std:.3f}",
+            f"{s.rotp:.3f}",
+            f"{s.rotation_rad:.2f}",
+            f"{s.drops:.0%}",
         ]
-        for row in rows
+        for row, s in ((row, row.summary) for row in rows)
     ]
     widths = [max(len(line[i]) for line in [header, *body]) for i in range(len(header))]
     left = 3  # the name columns are left-aligned, the numbers right-aligned
@@ -94,24 +66,25 @@ def save_table(
     Returns:
         The paths of the CSV and the JSON file.
     """
-    return _write_csv_and_json(GridRow, [row.as_dict() for row in rows], out_dir, stem)
+    return _write_csv_and_json(GridRow.COLUMNS, [row.as_dict() for row in rows], out_dir, stem)
 
 
 def save_episodes(
     rows: Sequence[EpisodeRow], out_dir: str | Path, stem: str = "episodes"
 ) -> tuple[Path, Path]:
     """Write episode rows to `<out_dir>/<stem>.csv` and `<out_dir>/<stem>.json`, as save_table."""
-    return _write_csv_and_json(EpisodeRow, [row.as_dict() for row in rows], out_dir, stem)
+    columns = tuple(f.name for f in fields(EpisodeRow))
+    return _write_csv_and_json(columns, [row.as_dict() for row in rows], out_dir, stem)
 
 
 def _write_csv_and_json(
-    row_type: type, records: list[dict[str, Any]], out_dir: str | Path, stem: str
+    columns: Sequence[str], records: list[dict[str, Any]], out_dir: str | Path, stem: str
 ) -> tuple[Path, Path]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path, json_path = out_dir / f"{stem}.csv", out_dir / f"{stem}.json"
     table = io.StringIO(newline="")
-    writer = csv.DictWriter(table, fieldnames=[f.name for f in fields(row_type)])
+    writer = csv.DictWriter(table, fieldnames=list(columns))
     writer.writeheader()
     writer.writerows(records)
     atomic_write_text(csv_path, table.getvalue())
@@ -123,38 +96,26 @@ TILT_BINS_DEG = (0.0, 30.0, 60.0, 90.0)
 """Edges of the start-tilt bins of format_tilt_summary (the last bin includes 90)."""
 
 
-def tilt_summary(rows: Sequence[EpisodeRow]) -> list[dict[str, Any]]:
-    """Episodes grouped by start tilt (TILT_BINS_DEG): count, RotR mean and standard error,
-    TTF mean and drop rate per bin; empty bins are left out."""
+def tilt_summary(rows: Sequence[EpisodeRow]) -> list[tuple[tuple[float, float], ConditionSummary]]:
+    """Episodes grouped by start tilt (TILT_BINS_DEG): each bin's (low, high) and the summary
+    of its episodes; empty bins are left out."""
     summary = []
     for low, high in itertools.pairwise(TILT_BINS_DEG):
         last = high == TILT_BINS_DEG[-1]
         chosen = [r for r in rows if low <= r.start_tilt_deg and (r.start_tilt_deg < high or last)]
-        if not chosen:
-            continue
-        rotr = np.array([r.rotr for r in chosen])
-        summary.append(
-            {
-                "tilt_deg": (low, high),
-                "episodes": len(chosen),
-                "rotr_mean": float(rotr.mean()),
-                "rotr_sem": mean_and_se(rotr)[1],
-                "ttf_mean": float(np.mean([r.ttf for r in chosen])),
-                "drop_rate": float(np.mean([r.dropped for r in chosen])),
-            }
-        )
+        if chosen:
+            summary.append(((low, high), ConditionSummary.of(chosen)))
     return summary
 
 
 def format_tilt_summary(rows: Sequence[EpisodeRow]) -> str:
     """tilt_summary as a text table: how the policy does by how the object started."""
     lines = ["start tilt (object z to axis)  eps    RotR (± s.e.)    TTF  drops"]
-    for b in tilt_summary(rows):
-        low, high = b["tilt_deg"]
-        rotr = f"{b['rotr_mean']:.1f} ± {b['rotr_sem']:.1f}"
+    for (low, high), s in tilt_summary(rows):
+        rotr = f"{s.rotr:.1f} ± {s.rotr_se:.1f}"
         lines.append(
-            f"{f'{low:.0f}-{high:.0f} deg':<30}{b['episodes']:>4}  {rotr:>15}"
-            f"  {b['ttf_mean']:5.2f}  {b['drop_rate']:5.0%}"
+            f"{f'{low:.0f}-{high:.0f} deg':<30}{s.episodes:>4}  {rotr:>15}"
+            f"  {s.ttf:5.2f}  {s.drops:5.0%}"
         )
     return "\n".join(lines)
 

@@ -1,29 +1,68 @@
-"""One condition's evaluation as one record: what every comparison program writes per condition.
+"""One evaluated condition as one record, and the statistics every comparison uses.
 
 A condition is a policy on a hand (the ideal sim, the virtual hand with direct transfer, with
-a residual, with a factor put back ...), run on a range of seeds. `ConditionSummary` holds the
-paper's metrics over those episodes and each episode's RotR, so that two conditions on the same
-seeds compare seed by seed (`paired_difference`). On disk it is a JSON object with the keys
-RotR, RotR_std, TTF, RotP, drops, episodes, RotR_per_episode (and seeds, tracking_error_rad
-when known).
+a residual, with a factor put back ...) or a cell of an evaluation grid, run on a range of
+seeds. `ConditionSummary` holds the paper's metrics over those episodes and each episode's
+RotR, so that two conditions on the same seeds compare seed by seed: `paired_difference` gives
+the mean difference and its standard error, the one place that is computed. On disk a summary
+is a JSON object with the keys RotR, RotR_std, TTF, TTF_std, RotP, rotation_rad, drops,
+episodes, RotR_per_episode (and seeds, tracking_error_rad when known).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
-from dexndm_agents.evaluation.reports import paired_difference
-from dexndm_envs.core.metrics import EpisodeMetrics
+
+class Episode(Protocol):
+    """What a summary reads of an episode (EpisodeMetrics, or a grid's EpisodeRow)."""
+
+    rotr: float
+    ttf: float
+    rotp: float
+    rotation_rad: float
+    dropped: bool
+
+
+def mean_and_se(values: Sequence[float] | np.ndarray) -> tuple[float, float]:
+    """The mean of values and its standard error (0 for a single value)."""
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0:
+        raise ValueError("no values to average")
+    se = values.std(ddof=1) / np.sqrt(values.size) if values.size > 1 else 0.0
+    return float(values.mean()), float(se)
+
+
+def paired_difference(
+    values: Sequence[float] | np.ndarray, baseline: Sequence[float] | np.ndarray
+) -> tuple[float, float]:
+    """Mean of the per-seed differences values - baseline, and its standard error.
+
+    Episodes differ far more from seed to seed than conditions do; pairing by seed removes the
+    seed's share of the spread.
+
+    Raises:
+        ValueError: when the two do not cover the same number of seeds.
+    """
+    values, baseline = np.asarray(values, dtype=np.float64), np.asarray(baseline, np.float64)
+    if values.shape != baseline.shape:
+        raise ValueError(
+            f"a paired difference needs the same seeds: {values.shape} vs {baseline.shape}"
+        )
+    return mean_and_se(values - baseline)
+
 
 _JSON_KEYS = {
     "rotr": "RotR",
     "rotr_std": "RotR_std",
     "ttf": "TTF",
+    "ttf_std": "TTF_std",
     "rotp": "RotP",
+    "rotation_rad": "rotation_rad",
     "drops": "drops",
     "episodes": "episodes",
     "rotr_per_episode": "RotR_per_episode",
@@ -32,13 +71,18 @@ _JSON_KEYS = {
 }
 
 
+_OPTIONAL_KEYS = ("seeds", "tracking_error_rad", "ttf_std", "rotation_rad")
+
+
 @dataclass
 class ConditionSummary:
     """The paper's table entries for one condition, and each episode's RotR.
 
     Attributes:
-        rotr, rotr_std: mean RotR and its spread over episodes (not the standard error).
+        rotr, rotr_std: mean RotR and its spread over episodes (rotr_se: its standard error).
         ttf, rotp: mean TTF and RotP.
+        ttf_std, rotation_rad: TTF's spread and the mean radians turned about the axis (None
+            in records written before they were kept).
         drops: the share of episodes that dropped the object.
         episodes: how many episodes.
         rotr_per_episode: RotR of each episode, in seed order (rounded to 1e-3).
@@ -55,11 +99,11 @@ class ConditionSummary:
     rotr_per_episode: list[float] = field(repr=False)
     seeds: list[int] | None = None
     tracking_error_rad: float | None = None
+    ttf_std: float | None = None
+    rotation_rad: float | None = None
 
     @classmethod
-    def of(
-        cls, metrics: Sequence[EpisodeMetrics], first_seed: int | None = None
-    ) -> ConditionSummary:
+    def of(cls, metrics: Sequence[Episode], first_seed: int | None = None) -> ConditionSummary:
         """Summarise episodes run on seeds first_seed, first_seed + 1, ... (in that order)."""
         if not metrics:
             raise ValueError("no episodes to summarise")
@@ -73,7 +117,14 @@ class ConditionSummary:
             episodes=len(metrics),
             rotr_per_episode=rotr.round(3).tolist(),
             seeds=None if first_seed is None else [first_seed, len(metrics)],
+            ttf_std=float(np.std([m.ttf for m in metrics])),
+            rotation_rad=float(np.mean([m.rotation_rad for m in metrics])),
         )
+
+    @property
+    def rotr_se(self) -> float:
+        """The standard error of the mean RotR."""
+        return mean_and_se(self.rotr_per_episode)[1]
 
     def paired_difference(self, baseline: ConditionSummary) -> tuple[float, float]:
         """Mean RotR difference to a baseline run on the same seeds, and its standard error."""
@@ -101,7 +152,7 @@ class ConditionSummary:
         missing = [
             key
             for name, key in _JSON_KEYS.items()
-            if key not in record and name not in ("seeds", "tracking_error_rad")
+            if key not in record and name not in _OPTIONAL_KEYS
         ]
         if missing:
             raise ValueError(f"not a condition summary: missing {missing}")

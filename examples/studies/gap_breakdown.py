@@ -32,7 +32,7 @@ from tqdm.auto import tqdm
 
 from dexndm_agents.dexndm.hands import FACTORS, REACHABLE, SimNominal, hands
 from dexndm_agents.evaluation.harness import make_eval_env, run_episode
-from dexndm_agents.evaluation.reports import paired_difference
+from dexndm_agents.evaluation.summary import paired_difference
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text

@@ -36,7 +36,7 @@ from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.dexndm.adapters import NumpyAdapter
 from dexndm_agents.dexndm.bundle import Bundle
 from dexndm_agents.evaluation.harness import make_eval_env, run_episode
-from dexndm_agents.evaluation.reports import paired_difference
+from dexndm_agents.evaluation.summary import paired_difference
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.virtual.profiles import load_profile

@@ -25,12 +25,11 @@ from dexndm_agents.evaluation.harness import (
 from dexndm_agents.evaluation.reports import (
     format_table,
     format_tilt_summary,
-    mean_and_se,
-    paired_difference,
     save_episodes,
     save_table,
     tilt_summary,
 )
+from dexndm_agents.evaluation.summary import ConditionSummary, mean_and_se, paired_difference
 from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_envs.core import geometry
 from dexndm_envs.core.metrics import EpisodeMetrics
@@ -132,7 +131,7 @@ def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs)
         ("palm_down", 5),
         ("palm_down", 6),
     ]
-    assert [(r.object_set, r.wrist, r.axis, r.episodes) for r in rows] == [
+    assert [(r.object_set, r.wrist, r.axis, r.summary.episodes) for r in rows] == [
         ("cube", "palm_up", "+z", 2),
         ("cube", "palm_down", "+z", 2),
     ]
@@ -154,12 +153,14 @@ def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs)
             )
             assert episode.start_tilt_deg == result.start_tilt_deg
             assert (episode.object, episode.object_set, episode.axis) == ("cube", "cube", "+z")
-        assert row.rotr_mean == np.mean([m.rotr for m in metrics])
-        assert row.rotr_std == np.std([m.rotr for m in metrics])
-        assert row.ttf_mean == np.mean([m.ttf for m in metrics])
-        assert row.rotp_mean == np.mean([m.rotp for m in metrics])
-        assert row.rotation_rad_mean == np.mean([m.rotation_rad for m in metrics])
-        assert row.drop_rate == np.mean([m.dropped for m in metrics])
+        summary = row.summary
+        assert summary.rotr == np.mean([m.rotr for m in metrics])
+        assert summary.rotr_std == np.std([m.rotr for m in metrics])
+        assert summary.ttf == np.mean([m.ttf for m in metrics])
+        assert summary.rotp == np.mean([m.rotp for m in metrics])
+        assert summary.rotation_rad == np.mean([m.rotation_rad for m in metrics])
+        assert summary.drops == np.mean([m.dropped for m in metrics])
+        assert summary.seeds == [5, len(metrics)]
     assert [r.as_dict() for r in grid()] == [r.as_dict() for r in rows]
 
 
@@ -240,9 +241,9 @@ def _episode(tilt: float, rotr: float, dropped: bool = False) -> EpisodeRow:
 def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
     rows = [_episode(5, 10), _episode(29.9, 30), _episode(61, 200, True), _episode(90, 300)]
     summary = tilt_summary(rows)
-    assert [(b["tilt_deg"], b["episodes"]) for b in summary] == [((0, 30), 2), ((60, 90), 2)]
-    assert summary[0]["rotr_mean"] == 20.0 and summary[0]["rotr_sem"] == pytest.approx(10.0)
-    assert summary[1]["drop_rate"] == 0.5 and summary[1]["ttf_mean"] == 0.75
+    assert [(tilt, s.episodes) for tilt, s in summary] == [((0, 30), 2), ((60, 90), 2)]
+    assert summary[0][1].rotr == 20.0 and summary[0][1].rotr_se == pytest.approx(10.0)
+    assert summary[1][1].drops == 0.5 and summary[1][1].ttf == 0.75
     text = format_tilt_summary(rows)
     assert "0-30 deg" in text and "60-90 deg" in text and "30-60" not in text
     csv_path, json_path = save_episodes(rows, tmp_path)
@@ -251,22 +252,33 @@ def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
     assert [r["dropped"] for r in json.loads(json_path.read_text())] == [False, False, True, False]
 
 
+def _cell(object_set: str, wrist: str, axis: str, rotr: list[float], drops: float) -> GridRow:
+    summary = ConditionSummary(
+        rotr=float(np.mean(rotr)), rotr_std=float(np.std(rotr)), ttf=0.75, rotp=0.3,
+        drops=drops, episodes=len(rotr), rotr_per_episode=rotr, seeds=[0, len(rotr)],
+        ttf_std=0.125, rotation_rad=0.625,
+    )  # fmt: skip
+    return GridRow(object_set, wrist, axis, summary)
+
+
 def test_save_table_round_trips_through_csv_and_json(tmp_path):
     rows = [
-        GridRow("cube", "palm_up", "+z", 3, 12.5, 1.25, 0.75, 0.125, 0.3, 0.625, 1 / 3),
-        GridRow("cylinder", "palm_down", "-x", 3, -4.0, 0.0, 1.0, 0.0, 0.1, -0.2, 0.0),
+        _cell("cube", "palm_up", "+z", [11.0, 12.5, 14.0], 1 / 3),
+        _cell("cylinder", "palm_down", "-x", [-4.0, -4.0, -4.0], 0.0),
     ]
     csv_path, json_path = save_table(rows, tmp_path / "out", stem="grid")
     assert (csv_path.name, json_path.name) == ("grid.csv", "grid.json")
-    assert json.loads(json_path.read_text()) == [row.as_dict() for row in rows]
+    saved = json.loads(json_path.read_text())
+    assert saved == [row.as_dict() for row in rows] and "RotR_per_episode" not in saved[0]
+    assert saved[0]["RotR"] == 12.5 and saved[0]["seeds"] == [0, 3]
     with csv_path.open(newline="") as f:
         read = list(csv.DictReader(f))
-    types = {"object_set": str, "wrist": str, "axis": str, "episodes": int}
-    assert [GridRow(**{k: types.get(k, float)(v) for k, v in r.items()}) for r in read] == rows
+    assert list(read[0]) == list(GridRow.COLUMNS)
+    assert [float(r["RotR"]) for r in read] == [12.5, -4.0]
     table = format_table(rows).splitlines()
     words = [" ".join(line.split()) for line in table]  # the words, without the alignment
     assert words[0] == "object set wrist axis eps RotR TTF RotP rot (rad) drops"
-    assert words[2] == "cube palm_up +z 3 12.50 ± 1.25 0.750 ± 0.125 0.300 0.62 33%"
+    assert words[2] == "cube palm_up +z 3 12.50 ± 1.22 0.750 ± 0.125 0.300 0.62 33%"
     assert len({len(line) for line in table[:2]}) == 1  # header and rule aligned
 
 

@@ -41,10 +41,12 @@ def env_kwargs(hardware: str, **changes) -> dict:
 @pytest.mark.parametrize("hardware", ["ideal", "virtual"])
 def test_rows_are_the_reading_before_each_step_and_the_target_it_sent(tmp_path: Path, hardware):
     kwargs = env_kwargs(hardware)
-    summary = record_rollouts(WavePolicy(), kwargs, 2, 7, tmp_path, max_steps=STEPS, progress=False)
+    rollouts = record_rollouts(
+        WavePolicy(), kwargs, 2, 7, tmp_path, max_steps=STEPS, progress=False
+    )
     episodes = load_episodes(tmp_path)
-    assert [e.path for e in episodes] == summary.episode_paths
-    actions = ActionFile.load(summary.actions_path, steps=STEPS).trajectories
+    assert [e.path for e in episodes] == rollouts.episode_paths
+    actions = ActionFile.load(rollouts.actions_path, steps=STEPS).trajectories
     assert actions.shape == (2, STEPS, NUM_JOINTS)
     env = gym.make("DexNDM-Rotate-v0", **kwargs)
     for episode, trajectory in zip(episodes, actions, strict=True):
@@ -63,9 +65,9 @@ def test_rows_are_the_reading_before_each_step_and_the_target_it_sent(tmp_path: 
 
 def test_dropped_episodes_are_padded_with_zero_actions_and_say_so(tmp_path: Path):
     kwargs = env_kwargs("ideal", wrist="palm_down")
-    summary = record_rollouts(OpenHand(), kwargs, 2, 0, tmp_path, max_steps=40, progress=False)
-    assert summary.drop_rate == 1.0
-    with np.load(summary.actions_path) as stored:
+    rollouts = record_rollouts(OpenHand(), kwargs, 2, 0, tmp_path, max_steps=40, progress=False)
+    assert rollouts.summary.drops == 1.0
+    with np.load(rollouts.actions_path) as stored:
         steps, dropped, seeds = stored["steps"], stored["dropped"], stored["seeds"]
         actions = stored["actions"]
     assert dropped.tolist() == [True, True] and seeds.tolist() == [0, 1]
@@ -76,12 +78,12 @@ def test_dropped_episodes_are_padded_with_zero_actions_and_say_so(tmp_path: Path
         extra = episode.meta["extra"]
         assert extra["dropped"] is True and extra["steps"] == length
         assert extra["ttf"] == pytest.approx(length / 40)
-    assert ActionFile.load(summary.actions_path, steps=40).trajectories.shape == (2, 40, 16)
+    assert ActionFile.load(rollouts.actions_path, steps=40).trajectories.shape == (2, 40, 16)
 
 
 def test_metadata_names_the_policy_task_and_result(tmp_path: Path):
     kwargs = env_kwargs("virtual", hardware_seed=3, wrist="random")
-    summary = record_rollouts(
+    rollouts = record_rollouts(
         ZeroPolicy(), kwargs, 1, 5, tmp_path, max_steps=STEPS, progress=False, policy_name="hold"
     )
     meta = load_episodes(tmp_path)[0].meta
@@ -93,7 +95,7 @@ def test_metadata_names_the_policy_task_and_result(tmp_path: Path):
     result = run_episode(env, ZeroPolicy(), 5, max_steps=STEPS)
     env.close()
     assert meta["axis"] == result.axis and meta["extra"]["object"] == result.object
-    assert meta["extra"]["rotr"] == result.metrics.rotr == summary.rotr_mean
+    assert meta["extra"]["rotr"] == result.metrics.rotr == rollouts.summary.rotr
     assert meta["extra"]["ttf"] == result.metrics.ttf
 
 

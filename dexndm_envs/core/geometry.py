@@ -35,9 +35,16 @@ def axis_angle_quat(axis: np.ndarray, angle_rad: float) -> np.ndarray:
 
 
 def quat_angle(a: np.ndarray, b: np.ndarray) -> float:
-    """Angle in radians of the rotation between two unit quaternions."""
-    dot = abs(float(np.dot(a, b)))
-    return 2.0 * float(np.arccos(min(1.0, dot)))
+    """Angle in radians of the rotation between two quaternions (normalised here).
+
+    4 atan2(|a - b|, |a + b|), with b's sign taken to match a's: unlike 2 arccos(a . b), exact
+    near 0, where a norm off by 1e-8 (a float32 round trip) would read as 3e-4 rad.
+    """
+    a = np.asarray(a, dtype=np.float64) / np.linalg.norm(a)
+    b = np.asarray(b, dtype=np.float64) / np.linalg.norm(b)
+    if np.dot(a, b) < 0.0:
+        b = -b
+    return 4.0 * float(np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b)))
 
 
 def random_quat(rng: np.random.Generator) -> np.ndarray:

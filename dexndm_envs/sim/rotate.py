@@ -31,7 +31,14 @@ from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.sim import scene
 from dexndm_envs.sim.config import RotateConfig, default_config, merge_config
-from dexndm_envs.sim.grasps.cache import Grasp, GraspCache, grasp_tilt_deg, resolve_cache
+from dexndm_envs.sim.grasps.cache import (
+    Grasp,
+    GraspCache,
+    grasp_tilt_deg,
+    resolve_cache,
+    seed_order,
+    start_id,
+)
 from dexndm_envs.sim.nominal_hand import NominalActuators
 from dexndm_envs.sim.objects.catalog import ObjectSpec, resolve_object_set
 from dexndm_envs.sim.randomization import Randomizer
@@ -276,10 +283,11 @@ class RotateEnv(gym.Env):
         """
         super().reset(seed=seed)
         rng = self.np_random
-        self._use_object(self.objects[rng.integers(len(self.objects))])
         wrist_name, self._wrist_quat = task.sample_wrist(self.wrist_option, rng)
         self._axis = task.sample_axis(self.axis_option, rng)
-        grasp = self._sample_grasp(wrist_name or task.nearest_named_wrist(self._wrist_quat), rng)
+        wrist = wrist_name or task.nearest_named_wrist(self._wrist_quat)
+        obj, index, grasp = self._draw_start(wrist, seed, rng)
+        self._use_object(obj)
 
         model, data = self.model, self.data
         params = self.randomizer.sample(rng, grasp.scale)
@@ -304,6 +312,7 @@ class RotateEnv(gym.Env):
         info.update(
             {
                 "object": self.object.name,
+                "start": start_id(obj.name, wrist, index),
                 "wrist": wrist_name or "free",
                 "axis": self._axis.copy(),
                 "randomization": params.as_dict(),
@@ -314,36 +323,47 @@ class RotateEnv(gym.Env):
             self.render()
         return self.history.observation(), info
 
-    def _sample_grasp(self, wrist: str, rng: np.random.Generator) -> Grasp:
-        """A cached grasp of the current object; with start_tilt_deg, one in the range, of
-        another object of the set (drawn at random) when this one has none."""
-        grasp = self._grasp_of_current_object(wrist, rng)
-        if grasp is not None:
-            return grasp
-        for index in rng.permutation(len(self.objects)):
-            self._use_object(self.objects[index])
-            grasp = self._grasp_of_current_object(wrist, rng)
-            if grasp is not None:
-                return grasp
-        low, high = self.start_tilt_deg or (0.0, 90.0)
-        raise ValueError(
-            f"no cached grasp of any object of the set under wrist {wrist!r} starts with a tilt "
-            f"in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}; widen "
-            "start_tilt_deg or choose other objects"
-        )
+    def _draw_start(
+        self, wrist: str, seed: int | None, rng: np.random.Generator
+    ) -> tuple[ObjectSpec, int, Grasp]:
+        """The episode's start: an object of the set and one of its cached grasps under the
+        wrist (with start_tilt_deg, one in the range), and that grasp's index in the cache.
 
-    def _grasp_of_current_object(self, wrist: str, rng: np.random.Generator) -> Grasp | None:
+        Without a seed, object and grasp are drawn uniformly. reset(seed=s) instead takes them
+        by s from fixed orders (seed_order) of the M objects that have grasps and of each one's
+        grasps: object s mod M, and that object's grasp number s // M. So seeds s, s+1, ...
+        start from distinct grasps for as many seeds as M times the smallest object's grasp
+        count, and an evaluation over a range of seeds never repeats an episode by chance.
+        """
+        pools = [(obj, *self._grasps_in_range(obj, wrist)) for obj in self.objects]
+        pools = [pool for pool in pools if len(pool[1])]
+        if not pools:
+            low, high = self.start_tilt_deg or (0.0, 90.0)
+            raise ValueError(
+                f"no cached grasp of any object of the set under wrist {wrist!r} starts with a "
+                f"tilt in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}; "
+                "widen start_tilt_deg or choose other objects"
+            )
+        if seed is None:
+            obj, ids, rows = pools[rng.integers(len(pools))]
+            k = int(rng.integers(len(ids)))
+        else:
+            obj, ids, rows = pools[seed_order(len(pools))[seed % len(pools)]]
+            k = int(seed_order(len(ids))[(seed // len(pools)) % len(ids)])
+        return obj, int(ids[k]), Grasp.from_row(rows[k])
+
+    def _grasps_in_range(self, obj: ObjectSpec, wrist: str) -> tuple[np.ndarray, np.ndarray]:
+        """(cache indices, rows) of obj's grasps at the env's scales, within start_tilt_deg."""
         rcfg = self.config.randomization
-        rows = self.grasp_cache.rows(
-            self.object.name, wrist, rcfg.object_scale if rcfg.enabled else None
+        ids, rows = self.grasp_cache.select(
+            obj.name, wrist, rcfg.object_scale if rcfg.enabled else None
         )
         if self.start_tilt_deg is not None:
             low, high = self.start_tilt_deg
             tilt = grasp_tilt_deg(rows, self._wrist_quat, self._axis)
-            rows = rows[(tilt >= low) & (tilt <= high)]
-            if len(rows) == 0:
-                return None
-        return Grasp.from_row(rows[rng.integers(len(rows))])
+            keep = (tilt >= low) & (tilt <= high)
+            ids, rows = ids[keep], rows[keep]
+        return ids, rows
 
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):

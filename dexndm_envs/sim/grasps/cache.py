@@ -142,6 +142,18 @@ class GraspCache:
         Raises:
             KeyError: when the cache has no grasp for the object, wrist and scales asked for.
         """
+        return self.select(obj, wrist, scale_range)[1]
+
+    def select(
+        self, obj: str, wrist: str, scale_range: tuple[float, float] | None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """rows(), with each row's index among all grasps of its key: (indices, rows).
+
+        The index names a grasp for good (`start_id`): rows are only ever appended to a key.
+
+        Raises:
+            KeyError: as rows().
+        """
         rows = self.grasps.get((obj, wrist))
         if rows is None or len(rows) == 0:
             raise KeyError(
@@ -158,7 +170,21 @@ class GraspCache:
                 f"the grasp cache has no grasps for {obj!r} / {wrist!r} at scales "
                 f"{scale_range or 1.0}; rebuild it with matching --scale-range"
             )
-        return rows[keep]
+        return np.flatnonzero(keep), rows[keep]
+
+
+def start_id(obj: str, wrist: str, index: int) -> str:
+    """The name of one cached grasp, as episodes report their start: "<object>/<wrist>/<i>"."""
+    return f"{obj}/{wrist}/{index}"
+
+
+@cache
+def seed_order(n: int) -> np.ndarray:
+    """A fixed permutation of range(n), the same on every machine: the order in which seeded
+    resets take n objects or n grasps (RotateEnv._draw_start). Read-only."""
+    order = np.random.default_rng(n).permutation(n)
+    order.flags.writeable = False
+    return order
 
 
 @cache

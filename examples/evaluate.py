@@ -1,7 +1,8 @@
 """Evaluate a policy over object sets x wrists x axes: the paper's metrics, as a table.
 
 Per cell of the grid it runs `--episodes` episodes with the fixed seeds seed, seed + 1, ...
-(the same table on every run) and reports RotR and TTF (mean ± std), RotP, radians turned
+(the same table on every run) and reports how many distinct starts (cached grasps) they came
+from, RotR and TTF (mean ± standard error over those distinct starts), RotP, radians turned
 about the axis and the drop rate. The table is printed and saved as CSV and JSON under
 `--out-dir`; with `--video` the first episode of each cell is saved as an mp4 there too.
 

@@ -29,8 +29,7 @@ import numpy as np
 import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
-from dexndm_agents.evaluation.harness import run_episode
-from dexndm_agents.evaluation.summary import ConditionSummary
+from dexndm_agents.evaluation.harness import run_episode, summarize
 from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_agents.policies.pretrained import resolve_policy
@@ -84,26 +83,28 @@ def main(args: Args) -> None:
     print(
         f"{'ep':>3} {'object':<22} {'steps':>5} {'RotR':>8} {'TTF':>5} {'RotP':>6} {'rot (rad)':>9}"
     )
-    curves, metrics, records = [], [], []
+    curves, results, records = [], [], []
     for episode in range(args.episodes):
         result = run_episode(env, policy, args.seed + episode, max_steps=args.max_steps)
         m = result.metrics
-        metrics.append(m)
-        records.append({"seed": args.seed + episode, "object": result.object, **m.as_dict()})
+        results.append(result)
+        records.append({"seed": args.seed + episode, "start": result.start, **m.as_dict()})
         curves.append((result.object, np.concatenate([[0.0], result.rotation_curve_rad])))
         print(
             f"{episode:>3} {result.object:<22} {m.steps:>5} {m.rotr:>8.2f} {m.ttf:>5.2f} "
             f"{m.rotp:>6.3f} {m.rotation_rad:>9.2f}"
         )
-    mean = {k: float(np.mean([getattr(m, k) for m in metrics])) for k in ("rotr", "ttf", "rotp")}
+    summary = summarize(results, args.seed)
+    print(f"{'mean':<32} {summary.rotr:>8.2f} {summary.ttf:>5.2f} {summary.rotp:>6.3f}")
     print(
-        f"{'mean':<32} {mean['rotr']:>8.2f} {mean['ttf']:>5.2f} {mean['rotp']:>6.3f}"
-        f"   (bar, 200 fresh seeds: RotR >= 250, TTF >= 0.9)"
+        f"RotR {summary.rotr:.2f} ± {summary.rotr_se:.2f} (standard error over "
+        f"{summary.distinct_starts} distinct starts; the bar, on 200 fresh seeds: RotR >= 250, "
+        "TTF >= 0.9)"
     )
     if args.video:
         import imageio.v2 as imageio
 
-        median = int(np.argsort([m.rotr for m in metrics])[len(metrics) // 2])
+        median = int(np.argsort([r.metrics.rotr for r in results])[len(results) // 2])
         frames = run_episode(
             env, policy, args.seed + median, max_steps=args.max_steps, record=True
         ).frames
@@ -117,7 +118,7 @@ def main(args: Args) -> None:
     results = {
         "policy": args.policy,
         "env_kwargs": {k: v for k, v in env_kwargs.items() if k != "config"},
-        "summary": ConditionSummary.of(metrics, first_seed=args.seed).to_json(),
+        "summary": summary.to_json(),
         "episodes": records,
     }
     path = atomic_write_text(

@@ -51,7 +51,7 @@ from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
 from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
-from dexndm_agents.evaluation.harness import make_eval_env, run_episode
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode, summarize
 from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.chaos.actions import ActionFile
@@ -296,6 +296,15 @@ def _condition_env(
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
 
 
+def _same_seeds(summary: ConditionSummary, cfg: LoopConfig) -> bool:
+    """Whether a kept summary is of the seeds cfg evaluates, with each episode's start."""
+    return (
+        summary.first_seed == cfg.eval_seed
+        and summary.episodes == cfg.eval_episodes
+        and summary.starts is not None
+    )
+
+
 def evaluate_condition(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> ConditionSummary:
@@ -303,13 +312,13 @@ def evaluate_condition(
     env = _condition_env(policy, condition, bundles, cfg)
     seeds = range(cfg.eval_seed, cfg.eval_seed + cfg.eval_episodes)
     try:
-        metrics = [
-            run_episode(env, policy, seed, max_steps=cfg.episode_steps).metrics
+        results = [
+            run_episode(env, policy, seed, max_steps=cfg.episode_steps)
             for seed in tqdm(seeds, f"eval {condition}", disable=not cfg.progress)
         ]
     finally:
         env.close()
-    return ConditionSummary.of(metrics, first_seed=cfg.eval_seed)
+    return summarize(results, cfg.eval_seed)
 
 
 def replay_tracking_error(
@@ -401,8 +410,8 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
         summary = (
             ConditionSummary.from_json(json.loads(cached.read_text())) if cached.is_file() else None
         )
-        if summary is None or summary.seeds != [cfg.eval_seed, cfg.eval_episodes]:
-            # none yet, or of other seeds (--eval-episodes changed): evaluate afresh
+        if summary is None or not _same_seeds(summary, cfg):
+            # none yet, of other seeds (--eval-episodes changed) or without starts: afresh
             summary = evaluate_condition(policy, condition, bundles, cfg)
         if condition != "ideal" and summary.tracking_error_rad is None:
             summary.tracking_error_rad = replay_tracking_error(

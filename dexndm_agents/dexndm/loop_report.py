@@ -22,15 +22,15 @@ from dexndm_agents.dexndm.results import EVALUATED, MODEL_CONDITIONS, REACHABLE_
 def format_table(results: LoopResults) -> str:
     """The comparison as a text table, one row per condition (the reachable hand last, when
     the results have it), and what each residual regains of the loss and of the reachable
-    hand's share."""
+    hand's share. Every +- is a standard error over distinct starts."""
     lines = [
-        f"{'condition':<12} {'RotR':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
+        f"{'condition':<12} {'RotR +- s.e.':>14} {'TTF':>6} {'RotP':>6} {'drops':>6} "
         f"{'RotR - direct (paired)':>24} {'of the loss':>12} {'tracking (mrad)':>16}"
     ]
     shown = [c for c in EVALUATED if c in results.conditions]
     for condition in shown:
         row = results.conditions[condition]
-        rotr = f"{row.rotr:.1f} +- {row.rotr_std:.0f}"
+        rotr = f"{row.rotr:.1f} +- {row.rotr_se:.1f}"
         mean, error = results.paired_difference(condition)
         share = results.share_of_loss(condition)
         share_text = "-" if condition in ("ideal", "direct") or np.isnan(share) else f"{share:.0%}"
@@ -70,7 +70,7 @@ def plot_results(results: LoopResults, out_dir: Path) -> list[Path]:
     shown = list(rows)
     fig, (ax_rotr, ax_ttf, ax_track) = plt.subplots(1, 3, figsize=(14, 3.5))
     rotr = [rows[c].rotr for c in shown]
-    spread = [rows[c].rotr_std / np.sqrt(rows[c].episodes) for c in shown]
+    spread = [rows[c].rotr_se for c in shown]
     ax_rotr.bar(shown, rotr, yerr=spread, color=[colors[c] for c in shown])
     ax_rotr.set_ylabel("RotR (mean +- s.e.)")
     ax_ttf.bar(shown, [rows[c].ttf for c in shown], color="tab:green")

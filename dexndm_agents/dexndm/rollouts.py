@@ -34,7 +34,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 import dexndm_envs  # registers the environments
-from dexndm_agents.evaluation.harness import run_episode
+from dexndm_agents.evaluation.harness import run_episode, summarize
 from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.core.atomic import atomic_write
@@ -135,7 +135,7 @@ def record_rollouts(
     try:
         steps = _episode_steps(env, max_steps)
         actions = np.zeros((episodes, steps, NUM_JOINTS))  # zero padding after a drop
-        paths, metrics = [], []
+        paths, results = [], []
         for index in tqdm(range(episodes), desc="rollouts", disable=not progress):
             recorder = _EpisodeRecorder()
             result = run_episode(
@@ -147,11 +147,12 @@ def record_rollouts(
             meta["extra"]["env_kwargs"] = _plain(kwargs)
             paths.append(writer.write(index, recorder.arrays(env.unwrapped.dt), meta))
             actions[index, : len(recorder.actions)] = recorder.actions
-            metrics.append(result.metrics)
+            results.append(result)
     finally:
         env.close()
+    metrics = [result.metrics for result in results]
     actions_path = _save_actions(writer.directory, actions, metrics, seed)
-    return RecordedRollouts(paths, actions_path, ConditionSummary.of(metrics, first_seed=seed))
+    return RecordedRollouts(paths, actions_path, summarize(results, seed))
 
 
 def _episode_steps(env: gym.Env, max_steps: int | None) -> int:

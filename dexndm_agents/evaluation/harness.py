@@ -57,6 +57,8 @@ class EpisodeResult:
         object: the object the env drew.
         wrist: the wrist orientation's name ("free" for a quaternion).
         axis: the rotation axis (world frame, unit).
+        start: where the episode started (reset's info["start"]: "<object>/<wrist>/<grasp>"),
+            "" from an env that does not say.
         rotation_curve_rad: cumulative radians turned about the axis after each step, (steps,);
             the last entry is metrics.rotation_rad.
         start_object_quat: the object's orientation after the reset (world frame, wxyz).
@@ -67,6 +69,7 @@ class EpisodeResult:
     object: str
     wrist: str
     axis: list[float]
+    start: str
     rotation_curve_rad: np.ndarray
     start_object_quat: list[float] = field(default_factory=lambda: [1.0, 0.0, 0.0, 0.0])
     frames: list[np.ndarray] = field(default_factory=list)
@@ -84,7 +87,8 @@ class EpisodeResult:
 
 @dataclass(frozen=True)
 class GridRow:
-    """One grid cell and the summary of its episodes (std is the population std, ddof=0)."""
+    """One grid cell and the summary of its episodes (std is the population std, ddof=0; se
+    the standard error over distinct starts)."""
 
     object_set: str
     wrist: str
@@ -92,8 +96,8 @@ class GridRow:
     summary: ConditionSummary
 
     COLUMNS: ClassVar[tuple[str, ...]] = (
-        "object_set", "wrist", "axis", "episodes", "RotR", "RotR_std", "TTF", "TTF_std",
-        "RotP", "rotation_rad", "drops", "seeds",
+        "object_set", "wrist", "axis", "episodes", "distinct_starts", "RotR", "RotR_se",
+        "RotR_std", "TTF", "TTF_se", "TTF_std", "RotP", "rotation_rad", "drops", "first_seed",
     )  # fmt: skip
     """What save_table writes per cell (each episode's RotR is in the episodes file)."""
 
@@ -107,7 +111,8 @@ class GridRow:
 class EpisodeRow:
     """One episode of a grid cell: its seed, what it drew, its metrics and how it started.
 
-    `start_tilt_deg` is EpisodeResult.start_tilt_deg: how the object sat against the axis.
+    `start` is the cached grasp it started from (EpisodeResult.start); `start_tilt_deg` is
+    EpisodeResult.start_tilt_deg: how the object sat against the axis.
     """
 
     object_set: str
@@ -115,6 +120,7 @@ class EpisodeRow:
     axis: str
     seed: int
     object: str
+    start: str
     rotr: float
     ttf: float
     rotp: float
@@ -215,10 +221,18 @@ def run_episode(
         object=info["object"],
         wrist=info["wrist"],
         axis=[float(k) for k in info["axis"]],
+        start=str(info.get("start", "")),
         rotation_curve_rad=np.cumsum(np.asarray(rot_vel, dtype=np.float64) * dt_s),
         start_object_quat=[float(v) for v in info["object_quat"]],
         frames=frames,
     )
+
+
+def summarize(results: Sequence[EpisodeResult], first_seed: int) -> ConditionSummary:
+    """The summary of episodes run on seeds first_seed, first_seed + 1, ..., in that order,
+    with the start of each (so that its standard errors count distinct starts)."""
+    metrics = [result.metrics for result in results]
+    return ConditionSummary.of(metrics, first_seed, [result.start for result in results])
 
 
 def _episode_steps(env: gym.Env, max_steps: int | None) -> int:
@@ -298,7 +312,7 @@ def evaluate_grid(
             results = _run_cell(
                 policy, cell_kwargs, episodes, seed, deterministic, max_steps, video_dir, bar
             )
-            summary = ConditionSummary.of([r.metrics for r in results], first_seed=seed)
+            summary = summarize(results, seed)
             rows.append(GridRow(object_set, wrist, axis, summary))
             if episode_rows is not None:
                 cell = (object_set, wrist, axis)
@@ -312,6 +326,7 @@ def _episode_row(cell: tuple[str, str, str], seed: int, result: EpisodeResult) -
         *cell,
         seed=seed,
         object=result.object,
+        start=result.start,
         rotr=m.rotr,
         ttf=m.ttf,
         rotp=m.rotp,

@@ -28,16 +28,22 @@ from dexndm_envs.core.atomic import atomic_write_text
 
 
 def format_table(rows: Sequence[GridRow]) -> str:
-    """The rows as an aligned text table: RotR and TTF as mean ± std, RotP, rot (rad), drops."""
-    header = ["object set", "wrist", "axis", "eps", "RotR", "TTF", "RotP", "rot (rad)", "drops"]
+    """The rows as an aligned text table: episodes and their distinct starts, RotR and TTF as
+    mean ± standard error over distinct starts (the convention of every table here), RotP,
+    rot (rad), drops."""
+    header = [
+        "object set", "wrist", "axis", "eps", "starts", "RotR ± s.e.", "TTF ± s.e.", "RotP",
+        "rot (rad)", "drops",
+    ]  # fmt: skip
     body = [
         [
             row.object_set,
             row.wrist,
             row.axis,
             str(s.episodes),
-            f"{s.rotr:.2f} ± {s.rotr_std:.2f}",
-            f"{s.ttf:.3f} ± {s.ttf_std:.3f}",
+            "?" if s.distinct_starts is None else str(s.distinct_starts),
+            f"{s.rotr:.2f} ± {s.rotr_se:.2f}",
+            f"{s.ttf:.3f} ± {s.ttf_se:.3f}",
             f"{s.rotp:.3f}",
             f"{s.rotation_rad:.2f}",
             f"{s.drops:.0%}",
@@ -104,18 +110,20 @@ def tilt_summary(rows: Sequence[EpisodeRow]) -> list[tuple[tuple[float, float], 
         last = high == TILT_BINS_DEG[-1]
         chosen = [r for r in rows if low <= r.start_tilt_deg and (r.start_tilt_deg < high or last)]
         if chosen:
-            summary.append(((low, high), ConditionSummary.of(chosen)))
+            starts = [r.start for r in chosen]
+            summary.append(((low, high), ConditionSummary.of(chosen, starts=starts)))
     return summary
 
 
 def format_tilt_summary(rows: Sequence[EpisodeRow]) -> str:
-    """tilt_summary as a text table: how the policy does by how the object started."""
-    lines = ["start tilt (object z to axis)  eps    RotR (± s.e.)    TTF  drops"]
+    """tilt_summary as a text table: how the policy does by how the object started (mean ±
+    standard error over distinct starts, as format_table)."""
+    lines = ["start tilt (object z to axis)  eps  starts    RotR ± s.e.    TTF  drops"]
     for (low, high), s in tilt_summary(rows):
         rotr = f"{s.rotr:.1f} ± {s.rotr_se:.1f}"
         lines.append(
-            f"{f'{low:.0f}-{high:.0f} deg':<30}{s.episodes:>4}  {rotr:>15}"
-            f"  {s.ttf:5.2f}  {s.drops:5.0%}"
+            f"{f'{low:.0f}-{high:.0f} deg':<30}{s.episodes:>4}  {s.distinct_starts:>6}"
+            f"  {rotr:>13}  {s.ttf:5.2f}  {s.drops:5.0%}"
         )
     return "\n".join(lines)
 

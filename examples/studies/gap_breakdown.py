@@ -25,14 +25,13 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-import numpy as np
 import torch
 import tyro
 from tqdm.auto import tqdm
 
 from dexndm_agents.dexndm.hands import FACTORS, REACHABLE, SimNominal, hands
-from dexndm_agents.evaluation.harness import make_eval_env, run_episode
-from dexndm_agents.evaluation.summary import paired_difference
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode, summarize
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
@@ -64,21 +63,22 @@ class Args:
     """Cut episodes short (smoke runs); the env's 400 steps when unset."""
 
 
-def _rotr(
+def _summary(
     policy: Policy,
     env: gym.Env,
     seeds: range,
     max_steps: int | None,
     progress: bool,
     label: str,
-) -> list[float]:
+) -> ConditionSummary:
     try:
-        return [
-            run_episode(env, policy, seed, max_steps=max_steps).metrics.rotr
+        results = [
+            run_episode(env, policy, seed, max_steps=max_steps)
             for seed in tqdm(seeds, label, disable=not progress)
         ]
     finally:
         env.close()
+    return summarize(results, seeds.start)
 
 
 def breakdown(
@@ -106,9 +106,10 @@ def breakdown(
 
     Returns:
         {"conditions": {name: {"RotR", "paired_gain", "paired_gain_se", "share_of_loss"}},
-        "rotr": {name: per-episode RotR}, "sim": SimNominal fields, "seeds": [seed, episodes]}.
-        paired_gain is the mean RotR over "virtual" on the same seeds; share_of_loss is that
-        gain over the loss from ideal to virtual.
+        "rotr": {name: per-episode RotR}, "sim": SimNominal fields, "first_seed", "episodes",
+        "starts": each seed's start, "distinct_starts"}. paired_gain is the mean RotR over
+        "virtual" on the same seeds (its standard error over distinct starts); share_of_loss is
+        that gain over the loss from ideal to virtual.
 
     Raises:
         ValueError: an unknown factor name or fewer than 2 episodes.
@@ -122,28 +123,31 @@ def breakdown(
     ideal_env = make_eval_env(policy)
     sim = SimNominal.of_env(ideal_env)
     seeds = range(seed, seed + episodes)
-    rotr = {"ideal": _rotr(policy, ideal_env, seeds, max_steps, progress, "ideal")}
+    summaries = {"ideal": _summary(policy, ideal_env, seeds, max_steps, progress, "ideal")}
     for name, (hw_profile, hand) in hands(profile, hand_config, sim).items():
         if name not in ("virtual", "reachable", "all", *names):
             continue
         env = make_eval_env(policy, hw_profile, hardware_seed=hardware_seed, hand_config=hand)
-        rotr[name] = _rotr(policy, env, seeds, max_steps, progress, name)
-    base = np.asarray(rotr["virtual"])
-    loss = float(np.mean(rotr["ideal"]) - base.mean())
+        summaries[name] = _summary(policy, env, seeds, max_steps, progress, name)
+    base = summaries["virtual"]
+    loss = summaries["ideal"].rotr - base.rotr
     conditions = {}
-    for name, values in rotr.items():
-        gain, gain_se = paired_difference(values, base)
+    for name, summary in summaries.items():
+        gain, gain_se = summary.paired_difference(base)
         conditions[name] = {
-            "RotR": float(np.mean(values)),
+            "RotR": summary.rotr,
             "paired_gain": gain,
             "paired_gain_se": gain_se,
             "share_of_loss": gain / loss if loss > 0 else float("nan"),
         }
     return {
         "conditions": conditions,
-        "rotr": rotr,
+        "rotr": {name: summary.rotr_per_episode for name, summary in summaries.items()},
         "sim": dataclasses.asdict(sim),
-        "seeds": [seed, episodes],
+        "first_seed": seed,
+        "episodes": episodes,
+        "starts": base.starts,
+        "distinct_starts": base.distinct_starts,
     }
 
 

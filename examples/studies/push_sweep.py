@@ -35,8 +35,8 @@ import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.dexndm.adapters import NumpyAdapter
 from dexndm_agents.dexndm.bundle import Bundle
-from dexndm_agents.evaluation.harness import make_eval_env, run_episode
-from dexndm_agents.evaluation.summary import paired_difference
+from dexndm_agents.evaluation.harness import make_eval_env, run_episode, summarize
+from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.virtual.profiles import load_profile
@@ -79,19 +79,20 @@ class PushedAdapter:
         return np.clip(correction, -self.bound_rad, self.bound_rad)
 
 
-def rotr_per_episode(policy: Policy, bundle: Bundle, push: float, args: Args) -> list[float]:
+def evaluate_push(policy: Policy, bundle: Bundle, push: float, args: Args) -> ConditionSummary:
     env = NDMResidualWrapper(
         make_eval_env(policy, args.hardware_profile, hardware_seed=args.hardware_seed), bundle
     )
     env.adapter = PushedAdapter(env.adapter, push, args.scale_rad)
     seeds = range(args.seed, args.seed + args.episodes)
     try:
-        return [
-            run_episode(env, policy, seed, max_steps=args.max_steps).metrics.rotr
+        results = [
+            run_episode(env, policy, seed, max_steps=args.max_steps)
             for seed in tqdm(seeds, f"push {push * 1e3:g} mrad")
         ]
     finally:
         env.close()
+    return summarize(results, args.seed)
 
 
 def main(args: Args) -> None:
@@ -108,22 +109,23 @@ def main(args: Args) -> None:
     policy = resolve_policy(args.policy)
     pushes = sorted({0.0, *args.pushes})
     started = time.perf_counter()
-    rotr = {push: np.asarray(rotr_per_episode(policy, bundle, push, args)) for push in pushes}
-    base = rotr[0.0]
+    summaries = {push: evaluate_push(policy, bundle, push, args) for push in pushes}
+    base = summaries[0.0]
     rows = []
     print(f"{'push (mrad)':>12} {'RotR':>8} {'paired gain over push 0':>26}")
-    for push, values in rotr.items():
-        gain, error = paired_difference(values, base)
+    for push, summary in summaries.items():
+        gain, error = summary.paired_difference(base)
         rows.append(
             {
                 "push_rad": push,
-                "RotR": float(values.mean()),
+                "RotR": summary.rotr,
                 "paired_gain": gain,
                 "paired_gain_se": error,
-                "RotR_per_episode": values.round(3).tolist(),
+                "RotR_per_episode": summary.rotr_per_episode,
+                "distinct_starts": summary.distinct_starts,
             }
         )
-        print(f"{push * 1e3:>12g} {values.mean():>8.1f} {gain:>+17.1f} ± {error:.1f}")
+        print(f"{push * 1e3:>12g} {summary.rotr:>8.1f} {gain:>+17.1f} ± {error:.1f}")
     print(f"took {(time.perf_counter() - started) / 60:.1f} min")
     if args.out is not None:
         result = {

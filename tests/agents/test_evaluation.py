@@ -160,7 +160,7 @@ def test_grid_rows_are_the_episodes_run_directly_with_the_same_seeds(env_kwargs)
         assert summary.rotp == np.mean([m.rotp for m in metrics])
         assert summary.rotation_rad == np.mean([m.rotation_rad for m in metrics])
         assert summary.drops == np.mean([m.dropped for m in metrics])
-        assert summary.seeds == [5, len(metrics)]
+        assert summary.first_seed == 5 and summary.starts == [e.start for e in cell_episodes]
     assert [r.as_dict() for r in grid()] == [r.as_dict() for r in rows]
 
 
@@ -229,13 +229,16 @@ def test_start_tilt_is_the_angle_between_the_axis_and_the_objects_z(
 ):
     quat = geometry.axis_angle_quat(np.array(turn_axis, float), np.radians(angle_deg))
     metrics = EpisodeMetrics(0.0, 1.0, 20.0, 0.0, 0.0, 400, False)
-    result = EpisodeResult(metrics, "cube", "palm_up", list(axis), np.zeros(1), list(quat))
+    result = EpisodeResult(metrics, "cube", "palm_up", list(axis), "", np.zeros(1), list(quat))
     assert result.start_tilt_deg == pytest.approx(tilt_deg, abs=1e-6)
 
 
-def _episode(tilt: float, rotr: float, dropped: bool = False) -> EpisodeRow:
+def _episode(tilt: float, rotr: float, dropped: bool = False, start: str = "") -> EpisodeRow:
     ttf = 0.5 if dropped else 1.0
-    return EpisodeRow("cylinder", "palm_up", "+z", 0, "c", rotr, ttf, 0.1, rotr / 20, dropped, tilt)
+    start = start or f"c/palm_up/{tilt}"
+    return EpisodeRow(
+        "cylinder", "palm_up", "+z", 0, "c", start, rotr, ttf, 0.1, rotr / 20, dropped, tilt
+    )
 
 
 def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
@@ -255,8 +258,9 @@ def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
 def _cell(object_set: str, wrist: str, axis: str, rotr: list[float], drops: float) -> GridRow:
     summary = ConditionSummary(
         rotr=float(np.mean(rotr)), rotr_std=float(np.std(rotr)), ttf=0.75, rotp=0.3,
-        drops=drops, episodes=len(rotr), rotr_per_episode=rotr, seeds=[0, len(rotr)],
-        ttf_std=0.125, rotation_rad=0.625,
+        drops=drops, episodes=len(rotr), rotr_per_episode=rotr, first_seed=0,
+        starts=[f"c/palm_up/{i % 2}" for i in range(len(rotr))],
+        ttf_per_episode=[0.75] * len(rotr), ttf_std=0.125, rotation_rad=0.625,
     )  # fmt: skip
     return GridRow(object_set, wrist, axis, summary)
 
@@ -270,15 +274,21 @@ def test_save_table_round_trips_through_csv_and_json(tmp_path):
     assert (csv_path.name, json_path.name) == ("grid.csv", "grid.json")
     saved = json.loads(json_path.read_text())
     assert saved == [row.as_dict() for row in rows] and "RotR_per_episode" not in saved[0]
-    assert saved[0]["RotR"] == 12.5 and saved[0]["seeds"] == [0, 3]
+    assert saved[0]["RotR"] == 12.5 and saved[0]["first_seed"] == 0
+    assert saved[0]["distinct_starts"] == 2 and "seeds" not in saved[0]
     with csv_path.open(newline="") as f:
         read = list(csv.DictReader(f))
     assert list(read[0]) == list(GridRow.COLUMNS)
     assert [float(r["RotR"]) for r in read] == [12.5, -4.0]
     table = format_table(rows).splitlines()
     words = [" ".join(line.split()) for line in table]  # the words, without the alignment
-    assert words[0] == "object set wrist axis eps RotR TTF RotP rot (rad) drops"
-    assert words[2] == "cube palm_up +z 3 12.50 ± 1.22 0.750 ± 0.125 0.300 0.62 33%"
+    assert (
+        words[0] == "object set wrist axis eps starts RotR ± s.e. TTF ± s.e. RotP rot (rad) drops"
+    )
+    # 3 episodes from 2 starts (seeds 0 and 2 share one): s.e. over the 2 clusters
+    se = rows[0].summary.rotr_se
+    assert se == pytest.approx(np.sqrt(2 * ((11 - 12.5 + 14 - 12.5) ** 2 + 0)) / 3)
+    assert words[2] == f"cube palm_up +z 3 2 12.50 ± {se:.2f} 0.750 ± 0.000 0.300 0.62 33%"
     assert len({len(line) for line in table[:2]}) == 1  # header and rule aligned
 
 
@@ -328,13 +338,14 @@ def test_paired_difference_removes_the_seeds_share_of_the_spread():
     seed_effect = rng.normal(200.0, 100.0, 400)  # episodes differ far more than conditions
     baseline = seed_effect + rng.normal(0.0, 5.0, 400)
     better = seed_effect + 10.0 + rng.normal(0.0, 5.0, 400)
-    gain, gain_se = paired_difference(better, baseline)
+    starts = [f"s{i}" for i in range(400)]
+    gain, gain_se = paired_difference(better, baseline, starts)
     assert abs(gain - 10.0) < 3 * gain_se
     unpaired_se = np.hypot(mean_and_se(better)[1], mean_and_se(baseline)[1])
     assert gain_se < unpaired_se / 5
     with pytest.raises(ValueError, match="same seeds"):
-        paired_difference(better, baseline[:-1])
-    assert mean_and_se([3.0]) == (3.0, 0.0)
+        paired_difference(better, baseline[:-1], starts)
+    assert mean_and_se([3.0])[0] == 3.0 and np.isnan(mean_and_se([3.0])[1])
 
 
 def test_eval_envs_take_the_policys_task_and_the_hand_asked_for():

@@ -26,7 +26,10 @@ def test_quickstart_runs_the_shipped_policy_and_writes_video_and_plot(tmp_path):
     assert [e["seed"] for e in episodes] == [0, 1, 2] and all(e["steps"] == 30 for e in episodes)
     rotr = [e["rotr"] for e in episodes]
     summary = results["summary"]
-    assert summary["RotR"] == pytest.approx(np.mean(rotr)) and summary["seeds"] == [0, 3]
+    assert summary["RotR"] == pytest.approx(np.mean(rotr)) and summary["first_seed"] == 0
+    assert summary["starts"] == [e["start"] for e in episodes]
+    assert summary["distinct_starts"] == 3  # seeded resets start from distinct grasps
+    assert f"± {summary['RotR_se']:.2f} (standard error over 3 distinct starts" in out
     assert f"{summary['RotR']:.2f}" in next(
         line for line in out.splitlines() if line.startswith("mean")
     )

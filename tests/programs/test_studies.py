@@ -18,7 +18,8 @@ def test_the_breakdown_runs_every_hand_on_the_same_seeds(tmp_path):
     )
     result = json.loads((tmp_path / "breakdown.json").read_text())
     names = {"ideal", "virtual", "latency", "torque_limit", "reachable", "all"}
-    assert set(result["conditions"]) == names and result["seeds"] == [1000, 2]
+    assert set(result["conditions"]) == names and result["first_seed"] == 1000
+    assert result["episodes"] == 2 and result["distinct_starts"] == 2
     assert all(len(result["rotr"][name]) == 2 for name in names)
     virtual = result["conditions"]["virtual"]
     assert virtual["paired_gain"] == 0.0 and virtual["paired_gain_se"] == 0.0

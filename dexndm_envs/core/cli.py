@@ -22,12 +22,15 @@ which errors are the user's:
 Anything else that escapes main is a bug and keeps its traceback. That is why a program
 checks its input first, inside checking_input, and only then starts the work: the same
 ValueError from deep inside a training run is the program's fault, not the user's. Ctrl-C
-prints "interrupted" and exits with status 130, without a traceback.
+prints "interrupted" and exits with status 130, without a traceback. A command line tyro
+cannot parse (an unknown option, a value that is not a choice) gets tyro's own message, also
+with status 2.
 
 Axis names. Three rotation axes, "-x", "-y" and "-z", start with a dash. tyro's own parser
-(tyro >= 1.0) takes a dash-led token after an option as its value only when it is one of the
-option's choices, so every axis option is typed `AxisName`: `--axis -z`, `--env.axis -z` and
-`--axes +z -z` then parse as written, and --help lists the valid axes.
+(tyro >= 1.0; not the argparse one that PYTHON_TYRO_BACKEND=argparse selects) takes a dash-led
+token after an option as its value only when it is one of the option's choices, so every axis
+option is typed `AxisName`: `--axis -z`, `--env.axis -z` and `--axes +z -z` then parse as
+written, and --help lists the valid axes.
 """
 
 from __future__ import annotations

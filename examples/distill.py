@@ -23,16 +23,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tyro
-
 from dexndm_agents.base_policy.distillation import (
     behaviour_clone,
     collect_rollouts,
     generalist_env_kwargs,
+    split_by_episode,
 )
 from dexndm_agents.evaluation.harness import evaluate_grid
 from dexndm_agents.evaluation.reports import format_table, save_table
 from dexndm_agents.policies.files import Policy, load_policy, policy_env_kwargs
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
+from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Args:
     """Keep only the episodes that hold the object (the paper); --no-success-only keeps all."""
     action_noise: float = 0.0
     """Std of Gaussian noise on the executed actions, labels staying the teacher's (DART)."""
-    history_len: int = 10
+    history_len: int = DEFAULT_HISTORY_LEN
     """T of the generalist's proprio observation (paper: 10)."""
     domain_randomization: bool | None = None
     """Collect with randomisation on/off (the specialists' own setting by default)."""
@@ -71,7 +72,7 @@ class Args:
 
 def load_teachers(paths: list[Path], device: str) -> dict[str, tuple[Policy, dict[str, Any]]]:
     """name -> (policy, its training env options with object_set = its category)."""
-    index = json.loads(paths[0].read_text()) if paths[0].suffix == ".json" else {}
+    index = _read_json(paths[0]) if paths[0].suffix == ".json" else {}
     if len(paths) == 1 and index and "format" not in index:  # a gait's .json has a format
         sources = [(c, paths[0].parent / p) for c, p in index.items()]  # relative to the file
     else:
@@ -82,7 +83,7 @@ def load_teachers(paths: list[Path], device: str) -> dict[str, tuple[Policy, dic
         env_kwargs = policy_env_kwargs(policy)
         category = category or env_kwargs.get("object_set")
         if not isinstance(category, str):
-            raise SystemExit(
+            raise UsageError(
                 f"{path}: no single object category in its options ({category!r}); "
                 "name it in a specialists.json (category -> policy path)"
             )
@@ -91,8 +92,31 @@ def load_teachers(paths: list[Path], device: str) -> dict[str, tuple[Policy, dic
     return teachers
 
 
+def check_args(args: Args) -> None:
+    """The sizes and rates, before any teacher runs."""
+    check_at_least({
+        "--episodes": (args.episodes, 1), "--episode-steps": (args.episode_steps, 1),
+        "--history-len": (args.history_len, 1), "--action-noise": (args.action_noise, 0),
+        "--width": (args.width, 1), "--blocks": (args.blocks, 1), "--epochs": (args.epochs, 1),
+        "--batch-size": (args.batch_size, 1), "--eval-episodes": (args.eval_episodes, 0),
+    })  # fmt: skip
+    if not 0.0 <= args.val_fraction < 1.0:
+        raise UsageError(f"--val-fraction must be in [0, 1), got {args.val_fraction}")
+    if args.lr <= 0:
+        raise UsageError(f"--lr must be positive, got {args.lr}")
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise UsageError(f"{path} is not valid JSON ({err})") from None
+
+
 def main(args: Args) -> None:
-    teachers = load_teachers(args.specialists, args.device)
+    check_args(args)
+    with checking_input("--specialists"):
+        teachers = load_teachers(args.specialists, args.device)
     overrides = {}
     if args.domain_randomization is not None:
         overrides["domain_randomization"] = args.domain_randomization
@@ -107,14 +131,15 @@ def main(args: Args) -> None:
     # randomisation is how the data were collected, not the task: the generalist acts on the
     # nominal task (and on the hardware), so that is what its env options say
     shared = {**generalist_env_kwargs(kwargs), "domain_randomization": False}
-    try:
-        generalist, history = behaviour_clone(
-            dataset, args.width, args.blocks, args.epochs, args.batch_size, args.lr,
-            args.val_fraction, args.seed, device=args.device, env_kwargs=shared,
-        )  # fmt: skip
-    except ValueError as err:  # say it in the program's flags
+    try:  # what was kept may not split: the dataset is saved, say it in the program's flags
+        split_by_episode(dataset, args.val_fraction, args.seed)
+    except ValueError as err:
         flags = str(err).replace("success_only=False", "--no-success-only")
-        raise SystemExit(flags.replace("val_fraction=0", "--val-fraction 0")) from None
+        raise UsageError(flags.replace("val_fraction=0", "--val-fraction 0")) from None
+    generalist, history = behaviour_clone(
+        dataset, args.width, args.blocks, args.epochs, args.batch_size, args.lr,
+        args.val_fraction, args.seed, device=args.device, env_kwargs=shared,
+    )  # fmt: skip
     model_path = generalist.save(args.out_dir / "generalist.pt")
     losses = history["val_loss"] or history["train_loss"]
     print(f"kept epoch {history['best_epoch']}: loss {losses[history['best_epoch']]:.4g}")
@@ -154,4 +179,4 @@ def plot_losses(history: dict[str, Any], path: Path) -> Path:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

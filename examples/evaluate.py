@@ -32,8 +32,6 @@ from typing import Literal
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user chose otherwise
 
-import tyro
-
 from dexndm_agents.evaluation.harness import EpisodeRow, evaluate_grid
 from dexndm_agents.evaluation.reports import (
     format_table,
@@ -45,6 +43,10 @@ from dexndm_agents.evaluation.reports import (
 from dexndm_agents.policies.baselines import RandomPolicy, ZeroPolicy
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.core.cli import AxisName, UsageError, check_at_least, checking_input, run
+from dexndm_envs.core.task import resolve_wrist
+from dexndm_envs.sim.objects.catalog import resolve_object_set
+from dexndm_envs.virtual.profiles import load_profile
 
 BASELINES = ("zero", "random")
 
@@ -60,8 +62,8 @@ class Args:
     """Categories, "all" or object names: one grid row each."""
     wrists: list[str] = field(default_factory=lambda: ["palm_up"])
     """Named wrist orientations (palm_up, palm_down, base_up, ...) or "random"."""
-    axes: list[str] = field(default_factory=lambda: ["+z"])
-    """Rotation axes: +x, -x, +y, -y, +z, -z, random or general."""
+    axes: list[AxisName] = field(default_factory=lambda: ["+z"])
+    """Rotation axes (world frame; random: one of the six per episode)."""
     episodes: int = 10
     """Episodes per cell."""
     seed: int = 0
@@ -91,11 +93,31 @@ def make_policy(name: str, seed: int) -> Policy:
     try:
         return resolve_policy(name)
     except FileNotFoundError as error:
-        raise SystemExit(f"{error}; or a baseline: {', '.join(BASELINES)}") from None
+        raise UsageError(f"{error}; or a baseline: {', '.join(BASELINES)}") from None
+
+
+def check_args(args: Args) -> None:
+    """Every name and count of the grid, before any env is made."""
+    grid = {"--object-sets": args.object_sets, "--wrists": args.wrists, "--axes": args.axes}
+    for option, names in grid.items():
+        if not names:
+            raise UsageError(f"{option}: give at least one")
+    check_at_least({"--episodes": (args.episodes, 1), "--max-steps": (args.max_steps, 1)})
+    with checking_input("--object-sets"):
+        for object_set in args.object_sets:
+            resolve_object_set(object_set)
+    with checking_input("--wrists"):
+        for wrist in args.wrists:
+            resolve_wrist(wrist)
+    if args.hardware == "virtual":
+        with checking_input("--hardware-profile"):
+            load_profile(args.hardware_profile)
 
 
 def main(args: Args) -> None:
-    policy = make_policy(args.policy, args.seed)
+    check_args(args)
+    with checking_input():
+        policy = make_policy(args.policy, args.seed)
     env_kwargs = {
         "hardware": args.hardware,
         "hardware_profile": args.hardware_profile,
@@ -131,4 +153,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

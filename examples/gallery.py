@@ -1,11 +1,13 @@
 """Pictures of what DexNDM-Rotate-v0 offers: every object in the hand, every wrist orientation.
 
-Writes two PNG contact sheets (the README shows them): one tile per object of an object set,
-held in its first cached grasp, and one tile per named wrist orientation.
+Writes two PNG contact sheets, objects.png and wrists.png, to --out-dir (outputs/gallery): one
+tile per object of an object set, held in its first cached grasp, and one tile per named wrist
+orientation. The README shows the ones in examples/images; the last command rebuilds them.
 
 Usage:
     MUJOCO_GL=egl python examples/gallery.py
     MUJOCO_GL=egl python examples/gallery.py --object-set cylinder --tile 240
+    MUJOCO_GL=egl python examples/gallery.py --out-dir examples/images   # the README's images
 """
 
 from __future__ import annotations
@@ -19,9 +21,9 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 import gymnasium as gym
 import imageio.v2 as imageio
 import numpy as np
-import tyro
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs.core.cli import check_at_least, checking_input, run
 from dexndm_envs.core.task import WRISTS
 from dexndm_envs.sim.objects.catalog import resolve_object_set
 
@@ -31,7 +33,9 @@ class Args:
     """Render contact sheets of objects and wrist orientations."""
 
     object_set: str = "all"
-    out_dir: Path = Path("examples/images")
+    """A category, "all", or an object name: one tile each."""
+    out_dir: Path = Path("outputs/gallery")
+    """Where objects.png and wrists.png go (examples/images: the README's)."""
     tile: int = 160
     """Tile size in pixels."""
     columns: int = 11
@@ -63,8 +67,10 @@ def sheet(tiles: list[np.ndarray], columns: int) -> np.ndarray:
 
 
 def main(args: Args) -> None:
+    check_at_least({"--tile": (args.tile, 16), "--columns": (args.columns, 1)})
+    with checking_input("--object-set"):
+        names = [spec.name for spec in resolve_object_set(args.object_set)]
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    names = [spec.name for spec in resolve_object_set(args.object_set)]
     objects = [render_tile(name, "palm_up", args.tile) for name in names]
     path = args.out_dir / "objects.png"
     imageio.imwrite(path, sheet(objects, args.columns))
@@ -76,4 +82,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -26,7 +26,6 @@ os.environ.setdefault("MUJOCO_GL", "egl")  # headless rendering unless the user 
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents.evaluation.harness import run_episode, summarize
@@ -34,6 +33,7 @@ from dexndm_agents.policies.baselines import ZeroPolicy
 from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import AxisName, check_at_least, checking_input, run
 
 
 @dataclass
@@ -42,7 +42,7 @@ class EnvArgs:
 
     object_set: str | None = None
     wrist: str | None = None
-    axis: str | None = None
+    axis: AxisName | None = None
     domain_randomization: bool | None = None
 
 
@@ -67,15 +67,16 @@ def get_policy(name: str) -> Policy:
 
 
 def main(args: Args) -> None:
-    policy = get_policy(args.policy)
+    check_at_least({"--episodes": (args.episodes, 1), "--max-steps": (args.max_steps, 1)})
+    with checking_input("--policy"):
+        policy = get_policy(args.policy)
     env_kwargs = policy_env_kwargs(policy)
     env_kwargs.update({k: v for k, v in vars(args.env).items() if v is not None})
     env_kwargs.setdefault("object_set", "cylinder")
-    if args.episodes < 1:
-        raise SystemExit(f"--episodes must be at least 1, got {args.episodes}")
-    env = gym.make(
-        "DexNDM-Rotate-v0", render_mode="rgb_array" if args.video else None, **env_kwargs
-    )
+    with checking_input():  # the env checks every --env option
+        env = gym.make(
+            "DexNDM-Rotate-v0", render_mode="rgb_array" if args.video else None, **env_kwargs
+        )
     dt_s = env.unwrapped.dt
     args.out_dir.mkdir(parents=True, exist_ok=True)
     print(f"policy {args.policy} on {env_kwargs.get('wrist')} {env_kwargs.get('axis')} "
@@ -146,4 +147,4 @@ def save_rotation_plot(curves: list[tuple[str, np.ndarray]], dt_s: float, path: 
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

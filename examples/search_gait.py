@@ -15,23 +15,37 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
+import gymnasium as gym
 import numpy as np
-import tyro
 
 from dexndm_agents.base_policy.gait_search import search_gait
-from dexndm_agents.base_policy.training import EnvOptions
+from dexndm_agents.base_policy.training import ENV_ID, EnvOptions
 from dexndm_agents.evaluation.harness import run_episode
 from dexndm_agents.policies.gait import PeriodicGait
+from dexndm_envs.core.cli import AxisName, UsageError, check_at_least, checking_input, run
+from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
+
+
+@dataclass
+class EnvArgs(EnvOptions):
+    """Options of DexNDM-Rotate-v0 (see dexndm_envs.sim.rotate.RotateEnv)."""
+
+    axis: AxisName = EnvOptions.axis
+    """The rotation axis (world frame; random: one of the six per episode)."""
+    history_len: int = DEFAULT_HISTORY_LEN
+    """T of the observation the gait records (the env's default; train.py --gait needs the
+    same)."""
 
 
 @dataclass
 class Args:
     """Search a gait for one object set, wrist and axis."""
 
-    env: EnvOptions = field(default_factory=EnvOptions)
+    env: EnvArgs = field(default_factory=EnvArgs)
     harmonics: int = 1
-    space: str = "target"
+    space: Literal["target", "action"] = "target"
     """"target" (harmonics shape the joint targets around the grasp) or "action"."""
     generations: int = 60
     population: int = 20
@@ -64,9 +78,25 @@ def save_plot(history: list[dict[str, float]], path: Path) -> None:
     plt.close(fig)
 
 
-def main(args: Args) -> None:
-    import gymnasium as gym
+def check_args(args: Args) -> PeriodicGait | None:
+    """The search's sizes, the env options and the --init gait, before the search starts."""
+    check_at_least({
+        "--harmonics": (args.harmonics, 1), "--generations": (args.generations, 1),
+        "--population": (args.population, 1), "--elite": (args.elite, 1),
+        "--episodes": (args.episodes, 1), "--eval-episodes": (args.eval_episodes, 0),
+    })  # fmt: skip
+    if args.elite > args.population:
+        raise UsageError(f"--elite ({args.elite}) must not exceed --population ({args.population})")
+    with checking_input():  # the env checks every --env option
+        gym.make(ENV_ID, **args.env.as_kwargs()).close()
+    if args.init is None:
+        return None
+    with checking_input("--init"):
+        return PeriodicGait.load(args.init)
 
+
+def main(args: Args) -> None:
+    init = check_args(args)
     env_kwargs = args.env.as_kwargs()
     result = search_gait(
         env_kwargs,
@@ -77,7 +107,7 @@ def main(args: Args) -> None:
         elite=args.elite,
         episodes=args.episodes,
         seed=args.seed,
-        init=PeriodicGait.load(args.init) if args.init else None,
+        init=init,
     )
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = result.gait.save(args.out_dir / "gait.json")
@@ -94,4 +124,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

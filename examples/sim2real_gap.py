@@ -28,12 +28,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import tyro
 
 from dexndm_agents.dexndm.loop import PRESETS, LoopConfig, StaleRunError, run_loop
 from dexndm_agents.dexndm.loop_report import format_table, plot_results
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 from dexndm_envs.hand.config import load_hand_config
 from dexndm_envs.virtual.profiles import load_profile
 
@@ -70,10 +70,14 @@ class Args:
 
 
 def main(args: Args) -> None:
+    check_at_least({"--eval-episodes": (args.eval_episodes, 1), "--threads": (args.threads, 1)})
+    with checking_input("--hardware-profile"):  # bad input fails here, before any work
+        load_profile(args.hardware_profile)
+    with checking_input("--hand-config"):
+        load_hand_config(args.hand_config)
+    with checking_input("--policy"):
+        policy = resolve_policy(args.policy)
     torch.set_num_threads(args.threads)
-    load_profile(args.hardware_profile)  # a bad profile or hand config fails here, before work
-    load_hand_config(args.hand_config)
-    policy = resolve_policy(args.policy)
     settings = dict(PRESETS[args.preset])
     if args.eval_episodes is not None:
         settings["eval_episodes"] = args.eval_episodes
@@ -89,8 +93,8 @@ def main(args: Args) -> None:
     started = time.perf_counter()
     try:
         results = run_loop(policy, cfg)
-    except StaleRunError as err:
-        raise SystemExit(f"error: {err}") from None
+    except StaleRunError as err:  # --out-dir holds a run made with other settings
+        raise UsageError(str(err)) from None
     results.seconds = time.perf_counter() - started
     results.config |= {"preset": args.preset, "policy": args.policy}
     text = json.dumps(results.to_json(), indent=2)
@@ -111,4 +115,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

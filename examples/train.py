@@ -17,15 +17,35 @@ Usage:
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # evaluation videos render headless
 
-import tyro
+import gymnasium as gym
 
-from dexndm_agents.base_policy.training import TrainConfig, train
+from dexndm_agents.base_policy.training import ENV_ID, EnvOptions, TrainConfig, check_config, train
+from dexndm_envs.core.cli import AxisName, checking_input, run
 
 
-def main(cfg: TrainConfig) -> None:
+@dataclass
+class EnvArgs(EnvOptions):
+    """Options of DexNDM-Rotate-v0 (see dexndm_envs.sim.rotate.RotateEnv)."""
+
+    axis: AxisName = EnvOptions.axis
+    """The rotation axis (world frame; random: one of the six per episode)."""
+
+
+@dataclass
+class Args(TrainConfig):
+    """One training run (dexndm_agents.base_policy.training.TrainConfig)."""
+
+    env: EnvArgs = field(default_factory=EnvArgs)
+
+
+def main(cfg: Args) -> None:
+    with checking_input():  # a bad option fails here, before the run directory is written
+        check_config(cfg)
+        gym.make(ENV_ID, **cfg.env.as_kwargs()).close()  # the env checks every --env option
     final = train(cfg)
     best = final.with_name("best_model.zip")
     if best.is_file():
@@ -34,4 +54,4 @@ def main(cfg: TrainConfig) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(TrainConfig))
+    run(main, Args)

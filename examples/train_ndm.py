@@ -18,12 +18,12 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import tyro
 
 from dexndm_agents.dexndm.bundle import save_ndm
 from dexndm_agents.dexndm.data import split_windows
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.models import JointWiseNDM, WholeHandNDM
+from dexndm_envs.core.cli import check_at_least, checking_input, run
 from dexndm_envs.data.episodes import load_episodes
 
 
@@ -52,18 +52,24 @@ def windows(directories: tuple[Path, ...], window: int, seed: int):
 
 
 def main(args: Args) -> None:
+    check_at_least({
+        "--window": (args.window, 1), "--epochs": (args.epochs, 1), "--threads": (args.threads, 1)
+    })  # fmt: skip
+    with checking_input("--data"):  # bad data fails before any fitting
+        data = windows(args.data, args.window, args.seed)
+    with checking_input("--sim"):
+        sim = windows(args.sim, args.window, args.seed) if args.sim else None
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    data = windows(args.data, args.window, args.seed)  # bad data fails before any fitting
     if args.kind == "joint_wise":
         model = JointWiseNDM(window=args.window, weights=args.weights)
     else:
         model = WholeHandNDM(window=args.window)
     tb_dir = args.out.parent / "tb"
-    if args.sim:
+    if sim is not None:
         fit(
             model,
-            *windows(args.sim, args.window, args.seed),
+            *sim,
             epochs=args.epochs,
             seed=args.seed,
             tb_dir=tb_dir / f"{args.out.stem}_sim",
@@ -87,4 +93,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Literal
 
 import torch
-import tyro
 
-from dexndm_agents.dexndm.adapters import DEFAULT_KIND, EPOCHS, fit_adapter
+from dexndm_agents.dexndm.adapters import DEFAULT_KIND, EPOCHS, build_adapter, fit_adapter
 from dexndm_agents.dexndm.bundle import Bundle, load_ndm
+from dexndm_envs.core.cli import check_at_least, checking_input, run
 from dexndm_envs.data.episodes import load_episodes
 
 
@@ -48,10 +48,18 @@ class Args:
 
 
 def main(args: Args) -> None:
+    check_at_least(
+        {"--reg": (args.reg, 0), "--epochs": (args.epochs, 1), "--threads": (args.threads, 1)}
+    )
+    history = {} if args.history is None else {"history": args.history}
+    with checking_input():  # --kind, --history and --bound-rad make a valid adapter
+        build_adapter({"kind": args.kind, "bound_rad": args.bound_rad, **history})
+    with checking_input("--ndm"):
+        ndm, ndm_config = load_ndm(args.ndm)
+    with checking_input("--sim"):
+        episodes = [ep for directory in args.sim for ep in load_episodes(directory)]
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    ndm, ndm_config = load_ndm(args.ndm)
-    episodes = [ep for directory in args.sim for ep in load_episodes(directory)]
     adapter, figures = fit_adapter(
         ndm,
         episodes,
@@ -80,4 +88,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -22,9 +22,18 @@ from pathlib import Path
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # evaluation videos render headless
 
-import tyro
+import gymnasium as gym
 
-from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, train
+from dexndm_agents.base_policy.training import (
+    ENV_ID,
+    EnvOptions,
+    TrainConfig,
+    check_config,
+    train,
+)
+from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import AxisName, UsageError, checking_input, run
+from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
 from dexndm_envs.sim.objects.catalog import CATEGORIES
 
 
@@ -40,9 +49,11 @@ class Args:
     algo: str = "ppo"
     """An SB3 algorithm (ppo, sac, td3, a2c, ddpg)."""
     wrist: str = "palm_up"
-    axis: str = "+z"
-    history_len: int = 3
-    """T of the specialists' own observation (the generalist chooses its own)."""
+    axis: AxisName = "+z"
+    """The rotation axis (world frame)."""
+    history_len: int = DEFAULT_HISTORY_LEN
+    """T of the specialists' own observation (the env's default; the generalist chooses its
+    own)."""
     domain_randomization: bool = False
     seed: int = 0
     out_dir: Path = Path("runs/specialists")
@@ -58,8 +69,8 @@ class Args:
     progress: bool = True
 
 
-def train_specialist(args: Args, category: str) -> Path:
-    """Train one category's specialist; its best model by evaluation, or the final one."""
+def train_config(args: Args, category: str) -> TrainConfig:
+    """The training run of one category's specialist."""
     env = EnvOptions(
         object_set=category,
         wrist=args.wrist,
@@ -68,44 +79,54 @@ def train_specialist(args: Args, category: str) -> Path:
         history_len=args.history_len,
         domain_randomization=args.domain_randomization,
     )
-    final = train(
-        TrainConfig(
-            algo=args.algo,
-            total_timesteps=args.total_timesteps,
-            env=env,
-            n_envs=args.n_envs,
-            seed=args.seed,
-            out_dir=args.out_dir / category,
-            hyperparams=args.hyperparams,
-            checkpoint_every=args.checkpoint_every,
-            eval_every=args.eval_every,
-            eval_episodes=args.eval_episodes,
-            video=args.video,
-            progress=args.progress,
-        )
+    return TrainConfig(
+        algo=args.algo,
+        total_timesteps=args.total_timesteps,
+        env=env,
+        n_envs=args.n_envs,
+        seed=args.seed,
+        out_dir=args.out_dir / category,
+        hyperparams=args.hyperparams,
+        checkpoint_every=args.checkpoint_every,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        video=args.video,
+        progress=args.progress,
     )
-    best = final.with_name("best_model.zip")
-    return best if best.is_file() else final
 
 
-def main(args: Args) -> None:
+def check_args(args: Args) -> dict[str, TrainConfig]:
+    """Every category's run, checked before the first one starts."""
     unknown = [c for c in args.categories if c not in CATEGORIES]
     if unknown or not args.categories:
-        raise SystemExit(
+        raise UsageError(
             f"--categories: unknown or none given ({', '.join(unknown)}); "
             f"valid: {', '.join(CATEGORIES)}"
         )
+    configs = {category: train_config(args, category) for category in args.categories}
+    with checking_input():
+        for cfg in configs.values():
+            check_config(cfg)
+        # the runs differ only in their (valid) category: one env checks the other options
+        gym.make(ENV_ID, **next(iter(configs.values())).env.as_kwargs()).close()
+    return configs
+
+
+def main(args: Args) -> None:
+    configs = check_args(args)
     specialists = {}
-    for category in args.categories:
-        print(f"training the {category} specialist in {args.out_dir / category}", flush=True)
-        specialists[category] = train_specialist(args, category)
+    for category, cfg in configs.items():
+        print(f"training the {category} specialist in {cfg.out_dir}", flush=True)
+        final = train(cfg)
+        best = final.with_name("best_model.zip")  # without evaluation, the final model
+        specialists[category] = best if best.is_file() else final
     index = args.out_dir / "specialists.json"
     relative = {c: str(p.relative_to(args.out_dir)) for c, p in specialists.items()}
-    index.write_text(json.dumps(relative, indent=2) + "\n")
+    atomic_write_text(index, json.dumps(relative, indent=2) + "\n")
     print(f"specialists: {index}")
     for category, path in specialists.items():
         print(f"SPECIALIST {category} {path}")
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

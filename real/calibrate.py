@@ -30,6 +30,7 @@ from typing import Annotated
 import tyro
 
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import run
 from dexndm_envs.hand.config import HandConfigError, load_hand_config
 from dexndm_envs.real import calibration
 from dexndm_envs.real.bus import DynamixelError
@@ -106,4 +107,4 @@ def main(args: Args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(tyro.cli(Args)))
+    run(main, Args)

@@ -25,12 +25,12 @@ from pathlib import Path
 from typing import NamedTuple
 
 import gymnasium as gym
-import tyro
 from tqdm import tqdm
 
 import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.core.cli import run
 from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter
 from dexndm_envs.hand.config import HandConfig, HandConfigError, load_hand_config
 from dexndm_envs.real.bus import DynamixelError
@@ -160,4 +160,4 @@ def main(args: Args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(tyro.cli(Args)))
+    run(main, Args)

@@ -22,8 +22,7 @@ import threading
 from dataclasses import dataclass
 from typing import Literal
 
-import tyro
-
+from dexndm_envs.core.cli import run
 from dexndm_envs.dynamixel import FaultConfig, VirtualDynamixelServer
 from dexndm_envs.real.emulated_hand import VirtualHandBackend
 
@@ -105,4 +104,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

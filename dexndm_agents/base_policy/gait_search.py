@@ -6,7 +6,7 @@ through the one evaluation harness (dexndm_agents.evaluation.harness.run_episode
 
 Usage:
     from dexndm_agents.base_policy.gait_search import search_gait
-    result = search_gait({"object_set": "cylinder", "history_len": 3}, space="target")
+    result = search_gait({"object_set": "cylinder"}, space="target")
     result.gait.save("runs/gait/gait.json")
 """
 
@@ -24,6 +24,7 @@ import dexndm_envs  # noqa: F401  (registers the env)
 from dexndm_agents.evaluation.harness import run_episode
 from dexndm_agents.policies.gait import MAX_AMPLITUDE, MAX_TARGET_AMPLITUDE_RAD, PeriodicGait
 from dexndm_envs.core.constants import NUM_JOINTS
+from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,8 @@ def search_gait(
     """Find a gait that rotates objects about the env's axis: cross-entropy search on RotR.
 
     Args:
-        env_kwargs: options of DexNDM-Rotate-v0 (object set, wrist, axis, ...).
+        env_kwargs: options of DexNDM-Rotate-v0 (object set, wrist, axis, ...); history_len
+            is the env's default (DEFAULT_HISTORY_LEN) unless given.
         harmonics: harmonics per joint (1: a sine per joint).
         space: "action" or "target" (module docstring).
         generations, population, elite: of the cross-entropy method.
@@ -118,7 +120,8 @@ def search_gait(
     amp_max, amp_std = (
         (MAX_AMPLITUDE, 1.0) if space == "action" else (MAX_TARGET_AMPLITUDE_RAD, 0.2)
     )
-    history_len = int(env_kwargs.get("history_len", 3))
+    # the env's T, which the gait records: train.py --gait and its saved models need the same
+    history_len = int(env_kwargs.get("history_len", DEFAULT_HISTORY_LEN))
     mean = np.concatenate([np.zeros(n), rng.uniform(0, 2 * np.pi, n), [0.5]])
     std = np.concatenate([np.full(n, amp_std), np.full(n, 1.5), [0.2]])
     if init is not None:

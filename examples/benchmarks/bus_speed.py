@@ -46,9 +46,10 @@ from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import check_at_least, run
 from dexndm_envs.core.constants import CTRL_DT_S
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.dynamixel.usb_adapter import (
@@ -220,6 +221,10 @@ def print_loop(loop: dict) -> None:
 
 
 def main(args: Args) -> None:
+    check_at_least({
+        "--cycles": (args.cycles, 1), "--adapter-cycles": (args.adapter_cycles, 1),
+        "--warmup": (args.warmup, 0), "--steps": (args.steps, 0),
+    })  # fmt: skip
     cycles, adapter_cycles, steps = (
         (300, 100, 100) if args.quick else (args.cycles, args.adapter_cycles, args.steps)
     )
@@ -248,9 +253,9 @@ def main(args: Args) -> None:
     if args.out is not None:
         load = {"cpus": os.cpu_count(), "before": load_before, "after": load_after}
         figures = {"args": asdict(args), "load_average": load, "bus": rows, "loop": loop}
-        args.out.write_text(json.dumps(figures, indent=2, default=str) + "\n")
+        atomic_write_text(args.out, json.dumps(figures, indent=2, default=str) + "\n")
         print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

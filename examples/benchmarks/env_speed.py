@@ -25,11 +25,11 @@ from dataclasses import dataclass
 import gymnasium as gym
 import mujoco
 import numpy as np
-import tyro
 from mujoco import rollout
 
 import dexndm_envs  # noqa: F401
 from dexndm_envs.core import interface
+from dexndm_envs.core.cli import check_at_least, checking_input, run
 
 
 @dataclass
@@ -216,7 +216,13 @@ def measure_vec(args: Args, workers: int) -> float:
 
 
 def main(args: Args) -> None:
-    env = gym.make("DexNDM-Rotate-v0", object_set=args.object_set)
+    check_at_least({
+        "--steps": (args.steps, 1), "--vec-steps": (args.vec_steps, 0),
+        "--segment": (args.segment, 1), "--repeats": (args.repeats, 1),
+        "--warmup-resets": (args.warmup_resets, 0),
+    })  # fmt: skip
+    with checking_input("--object-set"):
+        env = gym.make("DexNDM-Rotate-v0", object_set=args.object_set)
     frame_skip = env.unwrapped.frame_skip
     for seed in range(args.warmup_resets):  # compile each object's scene once, untimed
         env.reset(seed=seed)
@@ -255,4 +261,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -17,10 +17,11 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 from dexndm_envs.core.task import WRISTS
+from dexndm_envs.sim.objects.catalog import resolve_object_set
 
 
 @dataclass
@@ -58,6 +59,11 @@ def hold_rate(wrist: str, randomize: bool, args: Args) -> float:
 
 
 def main(args: Args) -> None:
+    check_at_least({"--resets": (args.resets, 1)})
+    if not args.seconds > 0:
+        raise UsageError(f"--seconds must be positive, got {args.seconds}")
+    with checking_input("--object-set"):
+        resolve_object_set(args.object_set)
     print(
         f"held {args.seconds:g} s with zero action, {args.resets} resets per cell, "
         f"object_set={args.object_set!r}"
@@ -69,4 +75,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

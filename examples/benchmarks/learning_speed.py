@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-
-import tyro
+from typing import Literal
 
 from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, algo_kwargs
 from dexndm_agents.base_policy.vec_env import make_vec_env
 from dexndm_agents.policies.algorithms import algorithm_class
+from dexndm_envs.core.cli import check_at_least, checking_input, run
+from dexndm_envs.sim.objects.catalog import resolve_object_set
 
 
 @dataclass
@@ -39,7 +40,9 @@ class Args:
     """Envs of our PPO setups."""
     sac_n_envs: int = 4
     """Envs of our SAC setups."""
-    vecs: list[str] = field(default_factory=lambda: ["threads", "dummy", "subproc"])
+    vecs: list[Literal["threads", "dummy", "subproc"]] = field(
+        default_factory=lambda: ["threads", "dummy", "subproc"]
+    )
     object_set: str = "cylinder"
 
 
@@ -62,6 +65,16 @@ def time_learn(model, steps: int) -> float:
 
 
 def main(args: Args) -> None:
+    check_at_least({
+        "--steps": (args.steps, 1), "--rounds": (args.rounds, 1),
+        "--warmup-steps": (args.warmup_steps, 0), "--n-envs": (args.n_envs, 1),
+        "--sac-n-envs": (args.sac_n_envs, 1),
+    })  # fmt: skip
+    with checking_input("--algos"):
+        for algo in args.algos:
+            algorithm_class(algo)
+    with checking_input("--object-set"):
+        resolve_object_set(args.object_set)
     for algo in args.algos:
         setups = ["sb3 defaults", *args.vecs]
         models = {setup: build(algo, setup, args) for setup in setups}
@@ -89,4 +102,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-import tyro
 
 from dexndm_agents.dexndm import fitting
 from dexndm_agents.dexndm.data import make_windows, split_episodes, synthetic_episodes
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_envs.core.cli import check_at_least, checking_input, run
 from dexndm_envs.data.episodes import load_episodes
 
 
@@ -74,9 +74,16 @@ def single_step_latency_ms(model: NDM, repeats: int) -> float:
 
 
 def main(args: Args) -> None:
+    check_at_least({
+        "--transitions": (args.transitions, 1), "--noise-rad": (args.noise_rad, 0),
+        "--window": (args.window, 1), "--epochs": (args.epochs, 1),
+        "--batch-size": (args.batch_size, 1), "--threads": (args.threads, 1),
+        "--latency-repeats": (args.latency_repeats, 1),
+    })  # fmt: skip
     torch.set_num_threads(args.threads)
     if args.data is not None:
-        episodes = load_episodes(args.data)
+        with checking_input("--data"):
+            episodes = load_episodes(args.data)
     else:
         steps = 400
         count = math.ceil(args.transitions / (steps - args.window))
@@ -119,4 +126,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -18,10 +18,12 @@ from dataclasses import dataclass
 
 import gymnasium as gym
 import numpy as np
-import tyro
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
+from dexndm_agents.dexndm.bundle import Bundle
+from dexndm_envs.core.cli import check_at_least, checking_input, run
+from dexndm_envs.sim.objects.catalog import resolve_object_set
 
 
 @dataclass
@@ -48,12 +50,17 @@ def ms_per_step(env: gym.Env, actions: np.ndarray) -> float:
 
 
 def main(args: Args) -> None:
+    check_at_least({"--steps": (args.steps, 1), "--rounds": (args.rounds, 1)})
+    with checking_input("--object-set"):
+        resolve_object_set(args.object_set)
+    with checking_input("--bundle"):
+        bundle = Bundle.load(args.bundle)
     actions = np.random.default_rng(0).uniform(-0.3, 0.3, (args.steps, 16))
     print(f"{'hardware':<9} {'bare ms':>8} {'wrapped ms':>11} {'added ms':>9} {'ratio':>6}")
     for hardware in ("ideal", "virtual"):
         kwargs = {"hardware": hardware, "object_set": args.object_set}
         bare = gym.make("DexNDM-Rotate-v0", **kwargs)
-        wrapped = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **kwargs), args.bundle)
+        wrapped = NDMResidualWrapper(gym.make("DexNDM-Rotate-v0", **kwargs), bundle)
         times: dict[str, list[float]] = {"bare": [], "wrapped": []}
         for _ in range(args.rounds):
             times["bare"].append(ms_per_step(bare, actions))
@@ -69,4 +76,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -17,8 +17,11 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the shipped file was made so: sa
 
 REWARD='{"reward": {"rot_clip_rad_s": 1.0, "drop": 50, "pose": 0.0, "work": 0.2, "torque": 0.01}}'
 PPO='{"n_steps": 256, "learning_rate": 3e-4, "target_kl": 0.02}'
-GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3)
-TEACHER=(--env.obs-mode oracle --eval-every 250000 --eval-episodes 10
+# the shipped specialists observe 3 steps of history (the env's default is 10, which the
+# generalist uses); a gait records it, and training on offsets from the gait needs the same
+HISTORY=(--env.history-len 3)
+GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3 "${HISTORY[@]}")
+TEACHER=(--env.obs-mode oracle --eval-every 250000 --eval-episodes 10 "${HISTORY[@]}"
          --env.config "$REWARD" --hyperparams "$PPO")
 
 step() { echo; echo "== $(date +%H:%M:%S) $*"; }

@@ -26,7 +26,6 @@ from typing import Any
 
 import gymnasium as gym
 import torch
-import tyro
 from tqdm.auto import tqdm
 
 from dexndm_agents.dexndm.hands import FACTORS, REACHABLE, SimNominal, hands
@@ -35,6 +34,7 @@ from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.virtual.profiles import HardwareProfile, load_profile
 
@@ -200,17 +200,18 @@ def plot_breakdown(result: dict[str, Any], path: Path, title: str = "") -> Path:
 
 
 def main(args: Args) -> None:
-    torch.set_num_threads(1)
-    load_profile(args.hardware_profile)  # bad input fails here, before any episode runs
-    load_hand_config(args.hand_config)
     unknown = [f for f in args.factors if f not in FACTORS]
-    if unknown or args.episodes < 2:
-        raise SystemExit(
-            f"error: unknown factors {unknown}; known: {', '.join(FACTORS)}"
-            if unknown
-            else f"error: episodes must be at least 2 (for a standard error), got {args.episodes}"
-        )
-    policy = resolve_policy(args.policy)
+    if unknown:
+        raise UsageError(f"--factors: unknown {', '.join(unknown)}; known: {', '.join(FACTORS)}")
+    # two episodes at least, for a standard error
+    check_at_least({"--episodes": (args.episodes, 2), "--max-steps": (args.max_steps, 1)})
+    with checking_input("--hardware-profile"):  # bad input fails here, before any episode
+        load_profile(args.hardware_profile)
+    with checking_input("--hand-config"):
+        load_hand_config(args.hand_config)
+    with checking_input("--policy"):
+        policy = resolve_policy(args.policy)
+    torch.set_num_threads(1)
     started = time.perf_counter()
     result = breakdown(
         policy,
@@ -237,4 +238,4 @@ def main(args: Args) -> None:
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import tyro
 from tqdm.auto import tqdm
 
 import dexndm_envs  # noqa: F401  (registers the environments)
@@ -39,6 +38,8 @@ from dexndm_agents.evaluation.harness import make_eval_env, run_episode, summari
 from dexndm_agents.evaluation.summary import ConditionSummary
 from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
+from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 from dexndm_envs.virtual.profiles import load_profile
 
 
@@ -96,17 +97,23 @@ def evaluate_push(policy: Policy, bundle: Bundle, push: float, args: Args) -> Co
 
 
 def main(args: Args) -> None:
-    torch.set_num_threads(1)
-    load_profile(args.hardware_profile)  # bad input fails here, before any episode runs
-    bundle = Bundle.load(args.bundle)
+    # two episodes at least, for a standard error
+    check_at_least({"--episodes": (args.episodes, 2), "--max-steps": (args.max_steps, 1)})
+    if not args.scale_rad > 0:
+        raise UsageError(f"--scale-rad must be positive, got {args.scale_rad}")
+    with checking_input("--hardware-profile"):  # bad input fails here, before any episode
+        load_profile(args.hardware_profile)
+    with checking_input("--bundle"):
+        bundle = Bundle.load(args.bundle)
     bad = [p for p in args.pushes if not abs(p) <= bundle.residual.bound_rad]
-    if bad or not args.scale_rad > 0 or args.episodes < 2:
-        raise SystemExit(
-            f"error: pushes must be within the adapter's bound ({bundle.residual.bound_rad} "
-            f"rad), scale_rad > 0 and episodes >= 2; got pushes {list(args.pushes)}, "
-            f"scale_rad {args.scale_rad}, episodes {args.episodes}"
+    if bad:
+        raise UsageError(
+            f"--pushes must be within the adapter's bound ({bundle.residual.bound_rad} rad); "
+            f"got {', '.join(f'{p:g}' for p in bad)}"
         )
-    policy = resolve_policy(args.policy)
+    with checking_input("--policy"):
+        policy = resolve_policy(args.policy)
+    torch.set_num_threads(1)
     pushes = sorted({0.0, *args.pushes})
     started = time.perf_counter()
     summaries = {push: evaluate_push(policy, bundle, push, args) for push in pushes}
@@ -132,9 +139,8 @@ def main(args: Args) -> None:
             "config": {**vars(args), "out": str(args.out), "pushes": pushes},
             "rows": rows,
         }
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+        atomic_write_text(args.out, json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
-    main(tyro.cli(Args))
+    run(main, Args)

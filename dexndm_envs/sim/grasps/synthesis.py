@@ -18,8 +18,10 @@ The paper generates grasps palm-down from a canonical pose plus noise (DexNDM, b
 details); we generate them under each wrist orientation so every named one starts stable.
 
 Rebuild the shipped cache (about 40 minutes on 2 cores; a second pass gives the hard
-object/wrist pairs more attempts, holding the object nearer the palm):
+object/wrist pairs more attempts, holding the object nearer the palm). --out is required: the
+shipped cache is overwritten only when named.
     python -m dexndm_envs.sim.grasps.synthesis --out dexndm_envs/assets/grasps.npz
+    python -m dexndm_envs.sim.grasps.synthesis --out grasps.npz --objects cube --per-key 4
 """
 
 from __future__ import annotations
@@ -28,11 +30,13 @@ import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import mujoco
 import numpy as np
 
 from dexndm_envs.core import geometry
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.core.provenance import build_info
 from dexndm_envs.core.task import WRISTS
@@ -40,7 +44,6 @@ from dexndm_envs.sim import scene
 from dexndm_envs.sim.config import RandomizationConfig, RotateConfig
 from dexndm_envs.sim.grasps.cache import (
     CACHE_VERSION,
-    GRASP_CACHE_PATH,
     ROW_SIZE,
     Grasp,
     GraspCache,
@@ -368,11 +371,11 @@ def build_cache(
 class BuildArgs:
     """Build the grasp cache that episodes start from."""
 
-    out: Path = GRASP_CACHE_PATH
-    """Where to write the .npz cache."""
+    out: Path
+    """Where to write the .npz cache (the shipped one is dexndm_envs/assets/grasps.npz)."""
     objects: tuple[str, ...] = ("all",)
     """Object names or categories (dexndm_envs.sim.objects.catalog), or "all"."""
-    wrists: tuple[str, ...] = tuple(WRISTS)
+    wrists: tuple[Literal[tuple(WRISTS)], ...] = tuple(WRISTS)
     """Named wrist orientations to make grasps for."""
     per_key: int = 32
     """Grasps per object and wrist."""
@@ -391,18 +394,34 @@ class BuildArgs:
     """Synthesis attempts per key in the second pass."""
 
 
-def main(args: BuildArgs) -> None:
+def check_args(args: BuildArgs) -> tuple[list[str], GraspCache | None]:
+    """The object names and, with --top-up, the cache to fill; before any synthesis."""
     from dexndm_envs.sim.objects.catalog import resolve_object_set
 
-    for wrist in args.wrists:
-        if wrist not in WRISTS:
-            raise ValueError(f"unknown wrist {wrist!r}; valid: {', '.join(WRISTS)}")
-    names = [spec.name for spec in resolve_object_set(list(args.objects))]
+    check_at_least({
+        "--per-key": (args.per_key, 1), "--workers": (args.workers, 1),
+        "--max-attempts": (args.max_attempts, 1), "--min-per-key": (args.min_per_key, 0),
+        "--hard-attempts": (args.hard_attempts, 1),
+    })  # fmt: skip
+    if not args.objects or not args.wrists:
+        raise UsageError("--objects and --wrists need at least one name each")
+    low, high = args.scale_range
+    if not 0 < low <= high:
+        raise UsageError(f"--scale-range must be 0 < low <= high, got {low:g} {high:g}")
+    with checking_input("--objects"):
+        names = [spec.name for spec in resolve_object_set(list(args.objects))]
+    if not args.top_up:
+        return names, None
+    with checking_input("--out"):  # --top-up fills the cache that is there
+        return names, GraspCache.load(args.out)
+
+
+def main(args: BuildArgs) -> None:
+    names, cache_ = check_args(args)
     config = SynthesisConfig(scale_range=args.scale_range)
     # The second pass gives the pairs still short of grasps more attempts, and holds objects
     # nearer the palm: small composites under sideways gravity slip out of fingertip grasps.
     near_palm = dataclasses.replace(config, center_z_m=-0.07, palm_clearance_m=0.004)
-    cache_ = GraspCache.load(args.out) if args.top_up else None
     passes = [
         (args.per_key, args.max_attempts, config),
         (args.min_per_key, args.hard_attempts, near_palm),
@@ -424,6 +443,4 @@ def main(args: BuildArgs) -> None:
 
 
 if __name__ == "__main__":
-    import tyro
-
-    main(tyro.cli(BuildArgs))
+    run(main, BuildArgs)

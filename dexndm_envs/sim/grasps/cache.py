@@ -158,7 +158,7 @@ class GraspCache:
         if rows is None or len(rows) == 0:
             raise KeyError(
                 f"the grasp cache has no grasps for object {obj!r} with wrist {wrist!r}; "
-                "rebuild it with `python -m dexndm_envs.sim.grasps.synthesis`"
+                "rebuild it with `python -m dexndm_envs.sim.grasps.synthesis --out PATH`"
             )
         scales = rows[:, _SCALE]
         if scale_range is None:

@@ -265,7 +265,7 @@ def test_virtual_env_passes_check_env():
 
 
 def test_unknown_hardware_and_profile_are_refused():
-    with pytest.raises(ValueError, match="valid: ideal, virtual"):
+    with pytest.raises(ValueError, match="one of: ideal, virtual"):
         gym.make("DexNDM-Rotate-v0", hardware="real")
     with pytest.raises(ProfileError, match="presets"):
         gym.make("DexNDM-Rotate-v0", hardware="virtual", hardware_profile="nope")

@@ -27,6 +27,7 @@ Usage:
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -41,7 +42,8 @@ from tqdm.auto import tqdm
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import box as chaos_box
 from dexndm_envs.chaos import collection as chaos
-from dexndm_envs.core import interface, task
+from dexndm_envs.core import checks, interface, task
+from dexndm_envs.core.checks import Instance, Integer
 from dexndm_envs.core.constants import (
     CTRL_DT_S,
     JOINT_LOWER_RAD,
@@ -74,6 +76,22 @@ SETTLE_S = 1.0
 BALL_SIZE_SEED = 0
 """Draws the balls' radii and masses (chaos_box.ball_sizes): one physical set of balls."""
 
+ENV_ID = "DexNDM-ChaosBox-v0"
+RESET_OPTIONS = ("joint_targets",)
+"""The keys reset(options=...) takes; an unknown key is refused, not ignored."""
+
+OPTION_RULES: dict[str, checks.Rule] = {
+    "num_balls": Integer(0, MAX_BALLS),
+    "history_len": Integer(low=1),
+    "hardware_seed": Integer(low=0),
+    "hand_config": Instance(
+        (HandConfig, str, os.PathLike, type(None)),
+        "a HandConfig, the path of a YAML/JSON hand config, or None",
+    ),
+}
+"""Constructor options and what each may be; wrist, axis and hardware_profile are checked by
+their own resolvers."""
+
 
 class VirtualChaosBoxEnv(gym.Env):
     """The virtual LEAP hand in a box of soft balls (see the module docstring).
@@ -91,8 +109,9 @@ class VirtualChaosBoxEnv(gym.Env):
         history_len: T, the number of (joint position, joint target) pairs observed.
 
     Raises:
-        ValueError: for an unknown wrist, axis or profile, or a bad ball count or history
-            length, naming the valid values.
+        ValueError: for an unknown wrist, axis or profile, or a bad ball count, history length
+            or hand seed (an integer >= 0), naming the valid values (SettingTypeError, also a
+            TypeError, for a value of the wrong type).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": [], "render_fps": 20}
@@ -111,9 +130,7 @@ class VirtualChaosBoxEnv(gym.Env):
             raise ValueError(
                 f"unknown wrist {wrist!r} for the chaos box; valid: {', '.join(task.WRISTS)}"
             )
-        _check_int("num_balls", num_balls, 0, MAX_BALLS)
-        _check_int("history_len", history_len, 1, None)
-        _check_int("hardware_seed", hardware_seed, None, None)
+        checks.check_options(OPTION_RULES, locals())  # before anything is built
         self.wrist = wrist
         self._wrist_quat = task.WRISTS[wrist].copy()
         self._axis_option = task.resolve_axis(axis)
@@ -141,6 +158,11 @@ class VirtualChaosBoxEnv(gym.Env):
         self._targets = np.zeros(NUM_JOINTS)
         self._axis = np.array([0.0, 0.0, 1.0])
         self._started = False
+        self._closed = False
+
+    def close(self) -> None:
+        """Nothing to release; step() and reset() are refused from now on (EnvClosedError)."""
+        self._closed = True
 
     @property
     def num_balls(self) -> int:
@@ -160,15 +182,20 @@ class VirtualChaosBoxEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Hand at its start pose (all joints 0 rad), balls scattered from the seed and settled.
 
-        options={"joint_targets": q} (16, rad) starts the hand there instead.
+        options={"joint_targets": q} (16, rad) starts the hand there instead; it takes no
+        other key (RESET_OPTIONS).
 
         Raises:
-            ValueError: for joint targets that are not 16 finite angles.
+            ValueError: for joint targets that are not 16 finite angles, or another key.
             RuntimeError: if the balls find no room (too many of them, MAX_BALLS).
+            EnvClosedError (a RuntimeError): after close().
         """
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "reset")
+        options = checks.check_reset_options(options, RESET_OPTIONS, ENV_ID)
         super().reset(seed=seed)
         start = np.zeros(NUM_JOINTS)
-        if options and "joint_targets" in options:
+        if "joint_targets" in options:
             start = np.asarray(options["joint_targets"], dtype=np.float64)
             if start.shape != (NUM_JOINTS,) or not np.isfinite(start).all():
                 raise ValueError(
@@ -192,6 +219,8 @@ class VirtualChaosBoxEnv(gym.Env):
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):
         """Move the targets by action / 24 rad, run the servos for 0.05 s, read them."""
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "step")
         action = interface.check_action(action)
         if not self._started:
             raise RuntimeError("call reset() before step()")
@@ -214,19 +243,6 @@ class VirtualChaosBoxEnv(gym.Env):
             "axis": self._axis.copy(),
             "finger_contacts": self.box.finger_contacts(self.data),
         }
-
-
-def _check_int(name: str, value: Any, low: int | None, high: int | None) -> None:
-    """value is an integer (not a bool) within [low, high], or a ValueError saying so."""
-    ok = isinstance(value, int | np.integer) and not isinstance(value, bool)
-    ok = ok and (low is None or value >= low) and (high is None or value <= high)
-    if ok:
-        return
-    if low is not None and high is not None:
-        wanted = f"an integer in {low} .. {high}"
-    else:
-        wanted = "an integer" if low is None else f"an integer >= {low}"
-    raise ValueError(f"{name} must be {wanted}, got {value!r}")
 
 
 # ------------------------------------------------------------------ collection

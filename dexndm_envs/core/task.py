@@ -13,6 +13,13 @@ from functools import cache
 import numpy as np
 
 from dexndm_envs.core import geometry
+from dexndm_envs.core.checks import (
+    Pair,
+    SettingError,
+    SettingTypeError,
+    check_value,
+    is_number,
+)
 
 
 def _wrist_from_axes(fingers: Sequence[float], thumb_side: Sequence[float]) -> np.ndarray:
@@ -50,6 +57,9 @@ PRINCIPAL_AXES: dict[str, np.ndarray] = {
 }
 AXIS_CHOICES: tuple[str, ...] = (*PRINCIPAL_AXES, "random", "general")
 
+TILT_RANGE = Pair(0.0, 90.0, strict=True)
+"""A start-tilt range (deg): an angle between an axis and a line is 0-90 degrees."""
+
 
 @cache
 def general_axes() -> np.ndarray:
@@ -86,11 +96,19 @@ def _resolve(
     """A name from choices, or a finite nonzero vector of `size` numbers, normalised."""
     if isinstance(option, str):
         if option not in choices:
-            raise ValueError(f"unknown {what} {option!r}; valid: {', '.join(choices)}, or {vector}")
+            raise SettingError(
+                f"unknown {what} {option!r}; valid: {', '.join(choices)}, or {vector}"
+            )
         return option
-    vec = np.asarray(option, dtype=np.float64)
+    sequence = isinstance(option, list | tuple) or (
+        isinstance(option, np.ndarray) and option.ndim == 1
+    )
+    numbers = sequence and all(map(is_number, option))
+    vec = np.asarray(option, dtype=np.float64) if numbers else np.zeros(0)
     if vec.shape != (size,) or not np.all(np.isfinite(vec)) or np.linalg.norm(vec) < 1e-9:
-        raise ValueError(
+        # a type error where the option is no sequence of numbers (a bool, a dict, strings)
+        error = SettingError if numbers else SettingTypeError
+        raise error(
             f"{what} must be {vector}: {size} finite numbers, not all zero; got "
             f"{option!r} (or one of: {', '.join(choices)})"
         )
@@ -104,7 +122,8 @@ def resolve_wrist(wrist: str | Sequence[float]) -> str | np.ndarray:
         The name, or the normalised quaternion.
 
     Raises:
-        ValueError: for an unknown name or a quaternion of the wrong shape or zero norm.
+        SettingError (a ValueError): for an unknown name or a quaternion of the wrong shape or
+            zero norm; SettingTypeError (also a TypeError) for anything but a name or numbers.
     """
     return _resolve(wrist, WRIST_CHOICES, "wrist", "a quaternion (w, x, y, z)", 4)
 
@@ -113,7 +132,8 @@ def resolve_axis(axis: str | Sequence[float]) -> str | np.ndarray:
     """Validate an axis option: a name from AXIS_CHOICES, or a 3-vector (normalised).
 
     Raises:
-        ValueError: for an unknown name or a vector of the wrong shape or zero norm.
+        SettingError (a ValueError): for an unknown name or a vector of the wrong shape or zero
+            norm; SettingTypeError (also a TypeError) for anything but a name or numbers.
     """
     return _resolve(axis, AXIS_CHOICES, "axis", "a 3-vector", 3)
 
@@ -162,16 +182,10 @@ def check_tilt_range(tilt: Sequence[float] | None) -> tuple[float, float] | None
     """A start-tilt range (low, high) in degrees as two floats, or None for every grasp.
 
     Raises:
-        ValueError: unless 0 <= low < high <= 90.
+        SettingError (a ValueError): unless 0 <= low < high <= 90 (SettingTypeError, also a
+            TypeError, for anything but two numbers).
     """
     if tilt is None:
         return None
-    try:
-        values = np.asarray(tilt, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        values = np.zeros(0)
-    if values.shape != (2,) or not (0.0 <= values[0] < values[1] <= 90.0):
-        raise ValueError(
-            f"start_tilt_deg must be (low, high) with 0 <= low < high <= 90 deg, got {tilt!r}"
-        )
-    return float(values[0]), float(values[1])
+    check_value("start_tilt_deg", tilt, TILT_RANGE)
+    return float(tilt[0]), float(tilt[1])

@@ -27,7 +27,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 import numpy as np
 
-from dexndm_envs.core import interface, task
+from dexndm_envs.core import checks, interface, task
 from dexndm_envs.core.constants import (
     CTRL_DT_S,
     JOINT_LOWER_RAD,
@@ -38,6 +38,10 @@ from dexndm_envs.core.constants import (
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.real.bus import DynamixelBus
+
+ENV_ID = "DexNDM-Real-v0"
+RESET_OPTIONS = ("joint_targets",)
+"""The keys reset(options=...) takes; an unknown key is refused, not ignored."""
 
 Tracker = Callable[[dict[str, Any]], tuple[float, bool]]
 """Called after every step with the step's info; returns (reward, terminated)."""
@@ -100,6 +104,7 @@ class RealHandEnv(gym.Env):
         self._next_tick_s = 0.0
         self._last_step_s = 0.0
         self.overruns = 0
+        self._closed = False
 
     # ------------------------------------------------------------------ bus
     def _read(self) -> np.ndarray:
@@ -111,8 +116,12 @@ class RealHandEnv(gym.Env):
         """Connect and configure the motors once, switch torque on, hold the present pose.
 
         options={"joint_targets": q} (16, rad) moves the hand there first, in steps no larger
-        than max_target_step_rad.
+        than max_target_step_rad; no other key is taken (RESET_OPTIONS). After close(),
+        EnvClosedError: make a new env to drive the hand again.
         """
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "reset")
+        options = checks.check_reset_options(options, RESET_OPTIONS, ENV_ID)
         super().reset(seed=seed)
         if not self.bus.is_open:
             self.bus.open()
@@ -122,7 +131,7 @@ class RealHandEnv(gym.Env):
         self.bus.set_torque(True)
         joint_pos = self._read()
         self._targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
-        if options and "joint_targets" in options:
+        if "joint_targets" in options:
             joint_pos = self._move_to(np.asarray(options["joint_targets"], dtype=np.float64))
         _, wrist_quat = task.sample_wrist(self._wrist_option, self.np_random)
         axis = task.sample_axis(self._axis_option, self.np_random)
@@ -149,6 +158,8 @@ class RealHandEnv(gym.Env):
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):
         """Check the action, write the new targets, wait for the period, read the hand."""
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "step")
         action = interface.check_action(action)
         if self._state is None:
             raise RuntimeError("call reset() before step()")
@@ -200,5 +211,6 @@ class RealHandEnv(gym.Env):
         }
 
     def close(self) -> None:
-        """Torque off and close the port."""
+        """Torque off and close the port; step() and reset() are refused from now on."""
+        self._closed = True
         self.bus.close()

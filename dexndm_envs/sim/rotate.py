@@ -26,11 +26,11 @@ import gymnasium as gym
 import mujoco
 import numpy as np
 
-from dexndm_envs.core import interface, task
+from dexndm_envs.core import checks, interface, task
 from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.sim import scene
-from dexndm_envs.sim.config import RotateConfig, default_config, merge_config
+from dexndm_envs.sim.config import MAX_DELTA_RULE, RotateConfig, resolve_config
 from dexndm_envs.sim.grasps.cache import (
     Grasp,
     GraspCache,
@@ -41,13 +41,12 @@ from dexndm_envs.sim.grasps.cache import (
 )
 from dexndm_envs.sim.nominal_hand import NominalActuators
 from dexndm_envs.sim.objects.catalog import ObjectSpec, resolve_object_set
+from dexndm_envs.sim.options import ENV_ID, RENDER_MODES, check_options, check_reset_options
 from dexndm_envs.sim.randomization import Randomizer
 from dexndm_envs.sim.rewards import RewardTerms
 from dexndm_envs.virtual.profiles import HardwareProfile
 from dexndm_envs.virtual.servos import VirtualMotors
 
-OBS_MODES = ("proprio", "oracle")
-HARDWARE = ("ideal", "virtual")
 _WORLD_CENTER = tuple(scene.WORLD_CENTER.tolist())
 
 ORACLE_BLOCKS: list[tuple[str, int]] = [
@@ -79,12 +78,13 @@ class RotateEnv(gym.Env):
             joint positions are then the servos' quantised, delayed readings).
         hardware_profile: the virtual hand's profile: a preset name (virtual.profiles.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
-        hardware_seed: which virtual hand: the per-motor spread is drawn from it.
+        hardware_seed: which virtual hand (an integer >= 0): the per-motor spread is drawn from it.
         hand_config: the hand's servo settings (gains, Goal Current: its torque limit) as
             DexNDM-Real-v0 takes them: a HandConfig or a YAML/JSON hand config
             (real/leap_hand.yaml); the public LEAP defaults when None. Both the ideal and
             the virtual hand run them.
-        domain_randomization: switch randomisation on or off (overrides the config's flag).
+        domain_randomization: True or False switches randomisation on or off (the config's
+            flag); None keeps the config's.
         config: a RotateConfig or a nested dict of overrides of default_config().
         grasp_cache: a GraspCache or a path to one; the shipped cache by default.
         start_tilt_deg: (low, high): start only from grasps whose object z axis makes an angle
@@ -94,9 +94,11 @@ class RotateEnv(gym.Env):
             raises ValueError.
         render_mode: None, "rgb_array" or "human".
         width, height: size of rendered frames (pixels).
+    Every option is checked before anything is built (sim.options): a bad value raises a
+    ValueError, a wrong type a TypeError, naming the option and what is valid.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": 20}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 20}
 
     def __init__(
         self,
@@ -117,29 +119,19 @@ class RotateEnv(gym.Env):
         width: int = 480,
         height: int = 480,
     ) -> None:
-        if obs_mode not in OBS_MODES:
-            raise ValueError(f"unknown obs_mode {obs_mode!r}; valid: {', '.join(OBS_MODES)}")
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"unknown render_mode {render_mode!r}; valid: None, "
-                f"{', '.join(self.metadata['render_modes'])}"
-            )
+        check_options(locals())  # every option by name, before anything is built
         self.start_tilt_deg = task.check_tilt_range(start_tilt_deg)
-        if not isinstance(history_len, int | np.integer) or history_len < 1:
-            raise ValueError(f"history_len must be a positive integer, got {history_len!r}")
-        if hardware not in HARDWARE:
-            raise ValueError(f"unknown hardware {hardware!r}; valid: {', '.join(HARDWARE)}")
+        self.config = resolve_config(config, domain_randomization)
+        self.wrist_option = task.resolve_wrist(wrist)
+        self.axis_option = task.resolve_axis(axis)
         self.hardware = hardware
         # the ideal hand ignores the profile; it is still checked, so a typo never goes unseen
         self.hand_config = load_hand_config(hand_config)
         self.actuators = NominalActuators.from_hand_config(self.hand_config)
         motors = VirtualMotors(hardware_profile, hardware_seed, self.hand_config)
+        if hardware == "virtual":  # its latencies must be whole physics steps (ProfileError)
+            motors.profile.latency_steps(self.config.sim_dt_s)
         self.motors = motors if hardware == "virtual" else None
-        self.config = merge_config(default_config(), config)
-        if domain_randomization is not None:
-            self.config.randomization.enabled = bool(domain_randomization)
-        self.wrist_option = task.resolve_wrist(wrist)
-        self.axis_option = task.resolve_axis(axis)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.width, self.height = width, height
@@ -163,6 +155,7 @@ class RotateEnv(gym.Env):
 
         self._models: dict[str, tuple[mujoco.MjModel, mujoco.MjData, scene.ObjectPhysics]] = {}
         self._renderer = None
+        self._closed = False
         self._resets = 0
         self._use_object(self.objects[0])
         self._targets = np.zeros(NUM_JOINTS)
@@ -270,8 +263,7 @@ class RotateEnv(gym.Env):
 
     @max_delta_rad.setter
     def max_delta_rad(self, value: float) -> None:
-        if not (np.isfinite(value) and value > 0):
-            raise ValueError(f"max_delta_rad must be a positive number, got {value!r}")
+        checks.check_value("max_delta_rad", value, MAX_DELTA_RULE)  # as the config's field
         self.config = dataclasses.replace(self.config, max_delta_rad=float(value))
 
     # ------------------------------------------------------------------ reset
@@ -279,8 +271,12 @@ class RotateEnv(gym.Env):
         """Draw object, wrist, axis, grasp and randomisation; start holding the object.
 
         info also carries the episode's draw: object, wrist ("free" for a quaternion), axis
-        and the randomisation parameters.
+        and the randomisation parameters. options: none are taken (an unknown key is a
+        SettingError); after close(), EnvClosedError.
         """
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "reset")
+        check_reset_options(options)
         super().reset(seed=seed)
         rng = self.np_random
         wrist_name, self._wrist_quat = task.sample_wrist(self.wrist_option, rng)
@@ -368,6 +364,8 @@ class RotateEnv(gym.Env):
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):
         """Move the joint targets by action / 24 rad, simulate 0.05 s, report (module doc)."""
+        if self._closed:
+            raise checks.closed_error(ENV_ID, "step")
         action = interface.check_action(action)
         model, data = self.model, self.data
         self._targets = interface.next_targets(self._targets, action, self.config.max_delta_rad)
@@ -461,6 +459,8 @@ class RotateEnv(gym.Env):
         return self._renderer.render(self.render_mode)
 
     def close(self) -> None:
+        """Release the renderer; step() and reset() are refused from now on (EnvClosedError)."""
+        self._closed = True
         if self._renderer is not None:
             self._renderer.close()
             self._renderer = None

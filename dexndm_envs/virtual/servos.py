@@ -33,6 +33,7 @@ from collections import deque
 import mujoco
 import numpy as np
 
+from dexndm_envs.core.checks import Integer, check_value
 from dexndm_envs.core.constants import JOINT_NAMES, NUM_JOINTS
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.hand.config import HandConfig, default_hand_config
@@ -47,8 +48,13 @@ class VirtualMotors:
 
     Args:
         profile: a HardwareProfile, a preset name or a profile file.
-        seed: which hand: the per-motor spread is drawn from it.
+        seed: which hand (an integer >= 0): the per-motor spread is drawn from it.
         hand_config: wiring and register settings (gains, Goal Current); the LEAP default.
+
+    Raises:
+        ProfileError: for an unknown or unusable profile, and at bind() for latencies that are
+            no whole number of the model's physics steps.
+        SettingError: for a seed that is not an integer >= 0.
     """
 
     def __init__(
@@ -57,6 +63,7 @@ class VirtualMotors:
         seed: int = 0,
         hand_config: HandConfig | None = None,
     ) -> None:
+        check_value("seed", seed, Integer(low=0))
         self.profile = load_profile(profile)
         self.seed = int(seed)
         self.hand = hand_config or default_hand_config()
@@ -100,9 +107,7 @@ class VirtualMotors:
         model.dof_frictionloss[dof] = m.coulomb_friction_nm
         model.dof_damping[dof] = m.viscous_friction_nm_s
         self._sim_dt_s = float(model.opt.timestep)
-        p = self.profile
-        self._cmd_delay = round(p.command_latency_s / self._sim_dt_s)
-        self._read_delay = round(p.read_latency_s / self._sim_dt_s)
+        self._cmd_delay, self._read_delay = self.profile.latency_steps(self._sim_dt_s)
         self._model = model
 
     # ------------------------------------------------------------- registers

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs.core.checks import EnvClosedError, SettingError
 from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MOTOR_IDS
 from dexndm_envs.dynamixel import FaultConfig, VirtualDynamixelServer
 from dexndm_envs.hand.config import HandConfig
@@ -126,3 +127,27 @@ def test_realtime_counts_late_ticks_as_overruns(server):
 def test_random_wrist_is_refused():
     with pytest.raises(ValueError, match="mounting"):
         gym.make("DexNDM-Real-v0", port="/dev/null", wrist="random")
+
+
+def test_reset_options_it_does_not_take_are_refused_before_anything_is_written(server):
+    env = _env(server)
+    with pytest.raises(
+        SettingError,
+        match="unknown reset option 'joint_target' for DexNDM-Real-v0; it takes joint_targets",
+    ):
+        env.reset(seed=0, options={"joint_target": np.zeros(16)})
+    assert all(server.tables[i].get("torque_enable") == 0 for i in MOTOR_IDS)
+    env.reset(seed=0, options={})
+    env.close()
+
+
+def test_step_and_reset_after_close_are_refused(server):
+    env = _env(server)
+    env.reset(seed=0)
+    env.close()
+    env.close()  # harmless
+    with pytest.raises(EnvClosedError, match=r"DexNDM-Real-v0 is closed: step\(\) after close"):
+        env.step(np.zeros(16))
+    with pytest.raises(EnvClosedError, match=r"reset\(\) after close\(\); make a new env"):
+        env.reset(seed=0)
+    assert all(server.tables[i].get("torque_enable") == 0 for i in MOTOR_IDS)

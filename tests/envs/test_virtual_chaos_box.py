@@ -117,7 +117,7 @@ def test_targets_move_relative_to_the_last_ones_within_the_joint_limits():
         ({"num_balls": 151}, "num_balls must be an integer in 0 .. 150, got 151"),
         ({"num_balls": 2.5}, "num_balls must be an integer"),
         ({"history_len": 0}, "history_len must be an integer >= 1, got 0"),
-        ({"hardware_seed": "a"}, "hardware_seed must be an integer, got 'a'"),
+        ({"hardware_seed": "a"}, "hardware_seed must be an integer >= 0, got 'a' (str)"),
         ({"hardware_profile": "shiny"}, "unknown hardware profile 'shiny'; presets: default"),
         ({"axis": "+w"}, "unknown axis '+w'"),
     ],

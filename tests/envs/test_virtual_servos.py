@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import re
 
 import gymnasium as gym
 import mujoco
@@ -11,6 +13,7 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import dexndm_envs  # noqa: F401
+from dexndm_envs.core.checks import SettingError
 from dexndm_envs.core.constants import JOINT_NAMES, MOTOR_IDS, joint_index
 from dexndm_envs.hand.config import (
     HandConfigError,
@@ -62,6 +65,67 @@ def test_bad_profile_files_are_named(tmp_path, text, message):
     path.write_text(text)
     with pytest.raises(ProfileError, match=message):
         load_profile(path)
+
+
+PROFILE_BAD = [
+    ("name", "", "field name must be a non-empty string, got ''"),
+    ("torque_constant_nm_per_a", 0.0, "torque_constant_nm_per_a must be a number in (0, 5]"),
+    ("stall_current_a", -1.8, "stall_current_a must be a number in (0, 10], got -1.8"),
+    ("loop_gain_ma", float("nan"), "loop_gain_ma must be a number in (0, 100], got nan"),
+    ("firmware_period_s", 0.0, "firmware_period_s must be a number in (0, 0.1], got 0.0"),
+    ("derivative_time_s", 5.0, "derivative_time_s must be a number in (0, 1], got 5.0"),
+    ("no_load_speed_rad_s", math.inf, "no_load_speed_rad_s must be a number in (0, 100]"),
+    ("rotor_inertia_kgm2", -1e-3, "rotor_inertia_kgm2 must be a number in [0, 0.1]"),
+    ("coulomb_friction_nm", 10.0, "coulomb_friction_nm must be a number in [0, 2], got 10.0"),
+    ("viscous_friction_nm_s", -0.04, "viscous_friction_nm_s must be a number in [0, 1]"),
+    ("backlash_rad", 1.0, "backlash_rad must be a number in [0, 0.5], got 1.0"),
+    ("zero_offset_rad", -0.01, "zero_offset_rad must be a number in [0, 0.5], got -0.01"),
+    ("command_latency_s", 2.0, "command_latency_s must be a number in [0, 1], got 2.0"),
+    ("read_latency_s", -0.01, "read_latency_s must be a number in [0, 1], got -0.01"),
+    ("gain_spread", 1.5, "gain_spread must be a number in [0, 1], got 1.5"),
+    ("friction_spread", True, "friction_spread must be a number in [0, 1], got True (bool)"),
+    ("inertia_spread", "0.1", "inertia_spread must be a number in [0, 1], got '0.1' (str)"),
+]
+
+
+@pytest.mark.parametrize(("field", "value", "message"), PROFILE_BAD, ids=lambda v: str(v)[:30])
+def test_profile_fields_outside_their_range_are_refused_naming_them(field, value, message):
+    with pytest.raises(ProfileError, match=re.escape(message)):
+        HardwareProfile(**{field: value})
+
+
+def test_a_profile_file_with_a_yaml_boolean_for_a_number_is_refused(tmp_path):
+    path = tmp_path / "yes.yaml"
+    path.write_text("gain_spread: yes\n")
+    with pytest.raises(ProfileError, match=r"yes\.yaml: .*gain_spread must be a number"):
+        load_profile(path)
+
+
+def test_latencies_must_be_whole_physics_steps_never_rounded():
+    assert HardwareProfile(command_latency_s=0.03, read_latency_s=0.0).latency_steps(0.01) == (3, 0)
+    assert HardwareProfile().latency_steps(0.005) == (2, 2)
+    below_a_step = HardwareProfile(name="fast", command_latency_s=0.004)
+    with pytest.raises(
+        ProfileError,
+        match=re.escape(
+            "hardware profile 'fast': command_latency_s = 0.004 s is not a whole number of "
+            "physics steps of 0.01 s (the servo model acts once a step); use 0 or 0.01 s"
+        ),
+    ):
+        below_a_step.latency_steps(0.01)
+    with pytest.raises(ProfileError, match=r"read_latency_s = 0\.025 s .* use 0\.02 or 0\.03 s"):
+        HardwareProfile(read_latency_s=0.025).latency_steps(0.01)
+
+
+def test_servos_refuse_a_profile_their_model_cannot_run_and_a_negative_seed(free_hand):
+    model, _ = free_hand
+    motors = VirtualMotors(HardwareProfile(read_latency_s=0.015))
+    with pytest.raises(ProfileError, match=r"read_latency_s = 0\.015 s is not a whole number"):
+        motors.bind(model)
+    with pytest.raises(SettingError, match="seed must be an integer >= 0, got -1"):
+        VirtualMotors("default", -1)
+    with pytest.raises(ProfileError, match=r"got 5 \(int\)"):
+        load_profile(5)
 
 
 def test_motor_spread_is_fixed_by_the_seed():
@@ -201,7 +265,7 @@ def test_virtual_env_passes_check_env():
 
 
 def test_unknown_hardware_and_profile_are_refused():
-    with pytest.raises(ValueError, match="valid: ideal, virtual"):
+    with pytest.raises(ValueError, match="one of: ideal, virtual"):
         gym.make("DexNDM-Rotate-v0", hardware="real")
     with pytest.raises(ProfileError, match="presets"):
         gym.make("DexNDM-Rotate-v0", hardware="virtual", hardware_profile="nope")

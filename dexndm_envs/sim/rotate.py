@@ -31,16 +31,10 @@ from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.sim import scene
 from dexndm_envs.sim.config import MAX_DELTA_RULE, RotateConfig, resolve_config
-from dexndm_envs.sim.grasps.cache import (
-    Grasp,
-    GraspCache,
-    grasp_tilt_deg,
-    resolve_cache,
-    seed_order,
-    start_id,
-)
+from dexndm_envs.sim.grasps.cache import GraspCache, resolve_cache
+from dexndm_envs.sim.grasps.starts import StartSampler
 from dexndm_envs.sim.nominal_hand import NominalActuators
-from dexndm_envs.sim.objects.catalog import ObjectSpec, resolve_object_set
+from dexndm_envs.sim.objects.catalog import ObjectSpec
 from dexndm_envs.sim.options import ENV_ID, RENDER_MODES, check_options, check_reset_options
 from dexndm_envs.sim.randomization import Randomizer
 from dexndm_envs.sim.rewards import RewardTerms
@@ -136,7 +130,16 @@ class RotateEnv(gym.Env):
         self.render_mode = render_mode
         self.width, self.height = width, height
         self.grasp_cache = resolve_cache(grasp_cache)
-        self.objects: list[ObjectSpec] = self._objects_with_grasps(object_set)
+        rcfg = self.config.randomization
+        self.starts = StartSampler(
+            self.grasp_cache,
+            object_set,
+            self.wrist_option,
+            rcfg.object_scale if rcfg.enabled else None,
+            self.start_tilt_deg,
+        )
+        self.objects: list[ObjectSpec] = self.starts.objects
+        self.left_out_objects = self.starts.left_out
 
         self.frame_skip = self.config.frame_skip
         self.history = interface.ProprioHistory(
@@ -163,45 +166,6 @@ class RotateEnv(gym.Env):
         self._wrist_quat = np.array([1.0, 0.0, 0.0, 0.0])
 
     # ----------------------------------------------------------------- set-up
-    def _objects_with_grasps(self, object_set: str | Sequence[str]) -> list[ObjectSpec]:
-        """The objects of object_set that the grasp cache can start episodes from.
-
-        An object asked for by name must have grasps for every wrist the env can draw, or this
-        raises KeyError now rather than at a reset. Objects that came in through a category or
-        "all" and lack them are left out with a warning: grasp synthesis finds no stable grasp
-        for a few complex shapes under some wrist orientations.
-        """
-        rcfg = self.config.randomization
-        scales = rcfg.object_scale if rcfg.enabled else None
-        if isinstance(self.wrist_option, np.ndarray):
-            wrists = [task.nearest_named_wrist(self.wrist_option)]
-        else:
-            wrists = list(task.WRISTS) if self.wrist_option == "random" else [self.wrist_option]
-        named = {object_set} if isinstance(object_set, str) else set(object_set)
-        kept, left_out = [], []
-        for obj in resolve_object_set(object_set):
-            try:
-                for wrist in wrists:
-                    self.grasp_cache.rows(obj.name, wrist, scales)
-            except KeyError:
-                if obj.name in named:
-                    raise
-                left_out.append(obj.name)
-            else:
-                kept.append(obj)
-        if not kept:
-            raise KeyError(
-                f"the grasp cache has no grasps for any object of {object_set!r} "
-                f"with wrist {self.wrist_option!r}"
-            )
-        if left_out:
-            gym.logger.warn(
-                f"no cached grasps for wrist {self.wrist_option!r}; left out of "
-                f"the object set: {', '.join(left_out)}"
-            )
-        self.left_out_objects = left_out
-        return kept
-
     def _use_object(self, obj: ObjectSpec) -> None:
         """Make obj's scene the current model (compiled on first use, then kept)."""
         if obj.name not in self._models:
@@ -270,8 +234,10 @@ class RotateEnv(gym.Env):
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         """Draw object, wrist, axis, grasp and randomisation; start holding the object.
 
-        info also carries the episode's draw: object, wrist ("free" for a quaternion), axis
-        and the randomisation parameters. options: none are taken (an unknown key is a
+        info also carries the episode's draw: object, start (the grasp, named as
+        grasps.starts.start_id; reset(seed=s) takes it by the seed, so that a range of seeds
+        starts from distinct grasps), wrist ("free" for a quaternion), axis and the
+        randomisation parameters. options: none are taken (an unknown key is a
         SettingError); after close(), EnvClosedError.
         """
         if self._closed:
@@ -282,8 +248,9 @@ class RotateEnv(gym.Env):
         wrist_name, self._wrist_quat = task.sample_wrist(self.wrist_option, rng)
         self._axis = task.sample_axis(self.axis_option, rng)
         wrist = wrist_name or task.nearest_named_wrist(self._wrist_quat)
-        obj, index, grasp = self._draw_start(wrist, seed, rng)
-        self._use_object(obj)
+        start = self.starts.draw(wrist, self._wrist_quat, self._axis, seed, rng)
+        self._use_object(start.object)
+        grasp = start.grasp
 
         model, data = self.model, self.data
         params = self.randomizer.sample(rng, grasp.scale)
@@ -308,7 +275,7 @@ class RotateEnv(gym.Env):
         info.update(
             {
                 "object": self.object.name,
-                "start": start_id(obj.name, wrist, index),
+                "start": start.name,
                 "wrist": wrist_name or "free",
                 "axis": self._axis.copy(),
                 "randomization": params.as_dict(),
@@ -318,48 +285,6 @@ class RotateEnv(gym.Env):
         if self.render_mode == "human":
             self.render()
         return self.history.observation(), info
-
-    def _draw_start(
-        self, wrist: str, seed: int | None, rng: np.random.Generator
-    ) -> tuple[ObjectSpec, int, Grasp]:
-        """The episode's start: an object of the set and one of its cached grasps under the
-        wrist (with start_tilt_deg, one in the range), and that grasp's index in the cache.
-
-        Without a seed, object and grasp are drawn uniformly. reset(seed=s) instead takes them
-        by s from fixed orders (seed_order) of the M objects that have grasps and of each one's
-        grasps: object s mod M, and that object's grasp number s // M. So seeds s, s+1, ...
-        start from distinct grasps for as many seeds as M times the smallest object's grasp
-        count, and an evaluation over a range of seeds never repeats an episode by chance.
-        """
-        pools = [(obj, *self._grasps_in_range(obj, wrist)) for obj in self.objects]
-        pools = [pool for pool in pools if len(pool[1])]
-        if not pools:
-            low, high = self.start_tilt_deg or (0.0, 90.0)
-            raise ValueError(
-                f"no cached grasp of any object of the set under wrist {wrist!r} starts with a "
-                f"tilt in [{low:g}, {high:g}] deg from the axis {self._axis.round(3).tolist()}; "
-                "widen start_tilt_deg or choose other objects"
-            )
-        if seed is None:
-            obj, ids, rows = pools[rng.integers(len(pools))]
-            k = int(rng.integers(len(ids)))
-        else:
-            obj, ids, rows = pools[seed_order(len(pools))[seed % len(pools)]]
-            k = int(seed_order(len(ids))[(seed // len(pools)) % len(ids)])
-        return obj, int(ids[k]), Grasp.from_row(rows[k])
-
-    def _grasps_in_range(self, obj: ObjectSpec, wrist: str) -> tuple[np.ndarray, np.ndarray]:
-        """(cache indices, rows) of obj's grasps at the env's scales, within start_tilt_deg."""
-        rcfg = self.config.randomization
-        ids, rows = self.grasp_cache.select(
-            obj.name, wrist, rcfg.object_scale if rcfg.enabled else None
-        )
-        if self.start_tilt_deg is not None:
-            low, high = self.start_tilt_deg
-            tilt = grasp_tilt_deg(rows, self._wrist_quat, self._axis)
-            keep = (tilt >= low) & (tilt <= high)
-            ids, rows = ids[keep], rows[keep]
-        return ids, rows
 
     # ------------------------------------------------------------------- step
     def step(self, action: np.ndarray):

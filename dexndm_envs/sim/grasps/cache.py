@@ -149,7 +149,8 @@ class GraspCache:
     ) -> tuple[np.ndarray, np.ndarray]:
         """rows(), with each row's index among all grasps of its key: (indices, rows).
 
-        The index names a grasp for good (`start_id`): rows are only ever appended to a key.
+        The index names a grasp for good (starts.start_id): rows are only ever appended to
+        a key.
 
         Raises:
             KeyError: as rows().
@@ -171,20 +172,6 @@ class GraspCache:
                 f"{scale_range or 1.0}; rebuild it with matching --scale-range"
             )
         return np.flatnonzero(keep), rows[keep]
-
-
-def start_id(obj: str, wrist: str, index: int) -> str:
-    """The name of one cached grasp, as episodes report their start: "<object>/<wrist>/<i>"."""
-    return f"{obj}/{wrist}/{index}"
-
-
-@cache
-def seed_order(n: int) -> np.ndarray:
-    """A fixed permutation of range(n), the same on every machine: the order in which seeded
-    resets take n objects or n grasps (RotateEnv._draw_start). Read-only."""
-    order = np.random.default_rng(n).permutation(n)
-    order.flags.writeable = False
-    return order
 
 
 @cache

@@ -8,7 +8,9 @@
 #   bash examples/recipes/base_policy.sh [RUNS_DIR]     # default runs/base_policy
 #
 # Every step writes its own directory under RUNS_DIR and is skipped when its result exists;
-# a training step that was stopped resumes from its newest checkpoint. The generalist is
+# a training step that was stopped (Ctrl-C, a crash) continues from its newest checkpoint when
+# the recipe runs again (train.py does that itself, and returns at once for a run that
+# completed). The specialists observe 3 steps of history (the generalist 10). The generalist is
 # RUNS_DIR/generalist/generalist.pt; ship it with `cp` to dexndm_agents/policies/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,21 +19,18 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}  # the shipped file was made so: sa
 
 REWARD='{"reward": {"rot_clip_rad_s": 1.0, "drop": 50, "pose": 0.0, "work": 0.2, "torque": 0.01}}'
 PPO='{"n_steps": 256, "learning_rate": 3e-4, "target_kl": 0.02}'
-GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3)
-TEACHER=(--env.obs-mode oracle --eval-every 250000 --eval-episodes 10
+GAIT=(--space target --generations 60 --population 24 --elite 6 --episodes 3 --env.history-len 3)
+TEACHER=(--env.obs-mode oracle --env.history-len 3 --eval-every 250000 --eval-episodes 10
          --env.config "$REWARD" --hyperparams "$PPO")
 
 step() { echo; echo "== $(date +%H:%M:%S) $*"; }
 
-# train OUT STEPS ARGS...: resume from OUT's newest checkpoint when there is one
+# train OUT STEPS ARGS...: train.py starts the run, continues it from its newest checkpoint,
+# or returns at once when it has completed (its final_model.zip is written only then)
 train() {
   local out=$1 steps=$2
   shift 2
-  [ -f "$out/final_model.zip" ] && { echo "$out: done"; return; }
-  local last
-  last=$(ls "$out"/checkpoints/ppo_*_steps.zip 2>/dev/null | sort -V | tail -n 1 || true)
-  python examples/train.py "${TEACHER[@]}" "$@" ${last:+--resume "$last"} \
-      --total-timesteps "$steps" --out-dir "$out"
+  python examples/train.py "${TEACHER[@]}" "$@" --total-timesteps "$steps" --out-dir "$out"
 }
 
 step "gait for flat starts (start tilt 0-30 deg)"
@@ -41,18 +40,16 @@ step "gait for starts on the side (60-90 deg)"
 [ -f "$RUNS/gait_side/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
     --env.start-tilt-deg 60 90 --out-dir "$RUNS/gait_side"
 
-# then_randomised OUT STEPS FROM ARGS...: go on from FROM's last checkpoint under domain
-# randomisation, to STEPS in all
+# then_randomised OUT STEPS FROM ARGS...: go on from FROM's last checkpoint (its final state)
+# under domain randomisation, to STEPS in all; OUT's run records where it started
 then_randomised() {
-  local out=$1 steps=$2 from=$3 last
+  local out=$1 steps=$2 from=$3
   shift 3
-  if [ ! -f "$out/final_model.zip" ] && [ ! -d "$out/checkpoints" ]; then
-    last=$(ls "$from"/checkpoints/ppo_*_steps.zip | sort -V | tail -n 1)
-    last=$(basename "$last" | tr -dc 0-9)  # ppo_3000000_steps.zip -> 3000000
-    mkdir -p "$out/checkpoints"
-    cp "$from"/checkpoints/*_"$last"_steps.* "$out/checkpoints/"  # model and VecNormalize
+  local start=()
+  if [ ! -f "$out/config.json" ]; then
+    start=(--resume "$(ls "$from"/checkpoints/ppo_*_steps.zip | sort -V | tail -n 1)")
   fi
-  train "$out" "$steps" --env.domain-randomization "$@"
+  train "$out" "$steps" --env.domain-randomization "$@" ${start[@]+"${start[@]}"}
 }
 
 FLAT=(--gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60)

@@ -30,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -270,16 +271,16 @@ def train(cfg: TrainConfig) -> Path:
             f"--total-timesteps {cfg.total_timesteps} is below the {start_steps} steps "
             f"{start.checkpoint} has trained; ask for more, or choose another --out-dir"
         )
-    out.mkdir(parents=True, exist_ok=True)
-    record = {**config_record(cfg), "resume": start.origin}
-    atomic_write_text(out / CONFIG_FILE, json.dumps(record, indent=2))
-    RunStatus("running", start_steps, cfg.total_timesteps).write(out)
     venv = make_vec_env(
         ENV_ID, cfg.n_envs, cfg.seed, cfg.env.as_kwargs(), vec=cfg.vec, **_wrapper(cfg)
     )
     try:
         venv = _normalized(venv, cfg, start)
-        model = _model(cfg, venv, start, out)
+        model = _model(cfg, venv, start, out)  # a checkpoint that does not fit fails here
+        out.mkdir(parents=True, exist_ok=True)
+        record = {**config_record(cfg), "resume": start.origin}
+        atomic_write_text(out / CONFIG_FILE, json.dumps(record, indent=2))
+        RunStatus("running", start_steps, cfg.total_timesteps).write(out)
         final = _learn(model, cfg, start, out)
     except BaseException:
         _close_quietly(venv)
@@ -339,7 +340,13 @@ def _learn(model: Any, cfg: TrainConfig, start: RunStart, out: Path) -> Path:
     return final
 
 
-def _record_stop(model: Any, cfg: TrainConfig, out: Path, err: BaseException, save_policy) -> None:
+def _record_stop(
+    model: Any,
+    cfg: TrainConfig,
+    out: Path,
+    err: BaseException,
+    save_policy: Callable[[str], Path],
+) -> None:
     """Save what a stopped run has and mark it so; a Ctrl-C also checkpoints it to resume.
 
     A run that failed with an error is not checkpointed (its state may be what failed): it

@@ -147,6 +147,17 @@ def test_a_checkpoint_resumes_without_running_its_pickles(tmp_path):
     assert not marker.exists()
 
 
+def test_a_checkpoint_of_another_network_is_refused_before_anything_is_written(tmp_path):
+    cfg = tiny(tmp_path)
+    train(cfg)
+    other = tiny(tmp_path, "narrow", total_timesteps=128,
+                 resume=cfg.out_dir / "checkpoints" / "ppo_64_steps.zip",
+                 hyperparams='{"policy_kwargs": {"net_arch": [8]}}')  # fmt: skip
+    with pytest.raises(CheckpointError, match="does not fit the PPO the run's settings build"):
+        train(other)
+    assert not other.out_dir.exists()
+
+
 # ----------------------------------------------------------------------------- run directories
 def test_another_runs_settings_are_refused_naming_each_field(tmp_path):
     cfg = tiny(tmp_path)

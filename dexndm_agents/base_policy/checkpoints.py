@@ -207,4 +207,8 @@ def _missing_stats_message(path: Path) -> str:
             "new run, or resume from a checkpoint that has its "
             f"{STATS_SUFFIX} file"
         )
-    return f"no normalisation statistics {path} for this checkpoint"
+    return (
+        f"no normalisation statistics {path} beside this checkpoint; --resume takes a "
+        "checkpoint of a run's checkpoints/ (a saved policy keeps only its observation "
+        "statistics, not the training's)"
+    )

@@ -235,12 +235,12 @@ def rebuild_policy(
             f"load_policy rebuilds {REBUILT_POLICY} networks, not {record.get('policy')!r}"
         )
     policy_cls = algorithm_class(key).policy_aliases[REBUILT_POLICY]
-    policy = policy_cls(
-        _space(record.get("observation_space"), "observation_space"),
-        _space(record.get("action_space"), "action_space"),
-        ConstantSchedule(0.0),
-        **_policy_kwargs(record.get("policy_kwargs", {}), policy_cls),
-    )
+    spaces = [_space(record.get(name), name) for name in ("observation_space", "action_space")]
+    kwargs = _policy_kwargs(record.get("policy_kwargs", {}), policy_cls)
+    try:
+        policy = policy_cls(*spaces, ConstantSchedule(0.0), **kwargs)
+    except (TypeError, ValueError, KeyError, AssertionError) as err:
+        raise PolicyFileError(f"cannot build the recorded {key} network: {err}") from None
     try:
         policy.load_state_dict(state_dict, strict=True)
     except (RuntimeError, TypeError, AttributeError) as err:

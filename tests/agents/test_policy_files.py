@@ -172,6 +172,7 @@ def test_a_record_without_its_network_is_refused_and_resaves_as_documented(saved
         ({"policy_kwargs": {"features_extractor_class": "Evil"}}, "valid: FlattenExtractor"),
         ({"policy_kwargs": {"exec": "print(1)"}}, "'exec'] is not an argument"),
         ({"policy_kwargs": {"net_arch": {"pi": [8], "vf": [16]}}}, "weights do not fit"),
+        ({"policy_kwargs": {"net_arch": "wide"}}, "cannot build the recorded ppo network"),
         ({"observation_space": {"type": "Dict"}}, "is not a float Box"),
     ],
 )

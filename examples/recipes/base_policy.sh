@@ -40,15 +40,14 @@ step "gait for starts on the side (60-90 deg)"
 [ -f "$RUNS/gait_side/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
     --env.start-tilt-deg 60 90 --out-dir "$RUNS/gait_side"
 
-# then_randomised OUT STEPS FROM ARGS...: go on from FROM's last checkpoint (its final state)
-# under domain randomisation, to STEPS in all; OUT's run records where it started
+# then_randomised OUT STEPS CHECKPOINT ARGS...: go on from the nominal run's CHECKPOINT under
+# domain randomisation, to STEPS in all; OUT's run records where it started, and later calls
+# continue OUT's own run
 then_randomised() {
-  local out=$1 steps=$2 from=$3
+  local out=$1 steps=$2 checkpoint=$3
   shift 3
   local start=()
-  if [ ! -f "$out/config.json" ]; then
-    start=(--resume "$(ls "$from"/checkpoints/ppo_*_steps.zip | sort -V | tail -n 1)")
-  fi
+  [ -f "$out/config.json" ] || start=(--resume "$checkpoint")
   train "$out" "$steps" --env.domain-randomization "$@" ${start[@]+"${start[@]}"}
 }
 
@@ -57,11 +56,13 @@ SIDE=(--gait "$RUNS/gait_side/gait.json" --env.start-tilt-deg 60 90)
 step "flat specialist (0-60 deg): nominal hand"
 train "$RUNS/flat_nominal" 3000000 "${FLAT[@]}"
 step "flat specialist: randomised"
-then_randomised "$RUNS/teacher_flat" 4500000 "$RUNS/flat_nominal" "${FLAT[@]}"
+then_randomised "$RUNS/teacher_flat" 4500000 \
+    "$RUNS/flat_nominal/checkpoints/ppo_3000000_steps.zip" "${FLAT[@]}"
 step "on-side specialist (60-90 deg): nominal hand"
 train "$RUNS/side_nominal" 2000000 "${SIDE[@]}"
 step "on-side specialist: randomised"
-then_randomised "$RUNS/teacher_side" 3000000 "$RUNS/side_nominal" "${SIDE[@]}"
+then_randomised "$RUNS/teacher_side" 3000000 \
+    "$RUNS/side_nominal/checkpoints/ppo_2000000_steps.zip" "${SIDE[@]}"
 step "distil the generalist"
 [ -f "$RUNS/generalist/generalist.pt" ] || python examples/distill.py \
     --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_side/final_model.zip" \

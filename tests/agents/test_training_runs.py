@@ -301,8 +301,16 @@ def test_the_recipe_passes_the_history_it_relies_on_and_lets_train_py_resume(rep
     for call in searches + trainings:
         assert call[call.index("--env.history-len") + 1] == "3"
     resumes = [c[c.index("--resume") + 1] for c in trainings if "--resume" in c]
-    assert resumes == [f"{runs}/flat_nominal/checkpoints/ppo_10_steps.zip",
-                       f"{runs}/side_nominal/checkpoints/ppo_10_steps.zip"]  # fmt: skip
+    assert resumes == [f"{runs}/flat_nominal/checkpoints/ppo_3000000_steps.zip",
+                       f"{runs}/side_nominal/checkpoints/ppo_2000000_steps.zip"]  # fmt: skip
+    assert not any("--resume" in c for c in trainings if "nominal" in c[c.index("--out-dir") + 1])
+    # run again: every step is done or continues its own run, none starts over
+    (tmp_path / "log").unlink()
+    subprocess.run(["bash", str(repo_root / "examples/recipes/base_policy.sh"), str(runs)],
+                   env=env, check=True, capture_output=True, timeout=60)  # fmt: skip
+    calls = [line.split() for line in (tmp_path / "log").read_text().splitlines()]
+    assert [c[0] for c in calls] == ["examples/train.py"] * 4
+    assert not any("--resume" in c for c in calls)
 
 
 STUB_PYTHON = """#!/usr/bin/env bash
@@ -311,7 +319,7 @@ out=$(echo "$@" | sed -n 's/.*--out-dir \\([^ ]*\\).*/\\1/p')
 case "$1" in
   examples/search_gait.py) mkdir -p "$out"; touch "$out/gait.json" ;;
   examples/train.py) mkdir -p "$out/checkpoints"; touch "$out/config.json" \\
-      "$out/checkpoints/ppo_10_steps.zip" "$out/final_model.zip" ;;
+      "$out/final_model.zip" ;;
   examples/distill.py) mkdir -p "$out"; touch "$out/generalist.pt" ;;
 esac
 """

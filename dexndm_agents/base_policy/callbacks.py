@@ -1,14 +1,18 @@
-"""SB3 callbacks for rotation training: the paper's metrics in TensorBoard, best policy, videos."""
+"""SB3 callbacks for rotation training: the paper's metrics in TensorBoard, checkpoints, the best
+policy (carried on when a run continues), videos."""
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
+from dexndm_agents.base_policy.checkpoints import save_checkpoint
 from dexndm_agents.evaluation.harness import run_episode
 from dexndm_agents.policies.files import NormalizedPolicy, ObsNormalizer, Policy, save_sb3_policy
 from dexndm_envs import EPISODE_STEPS
@@ -51,8 +55,29 @@ class RotationMetricsCallback(BaseCallback):
         self._terms.clear()
 
 
+class PeriodicCheckpoints(BaseCallback):
+    """A checkpoint (dexndm_agents.base_policy.checkpoints) each time the env steps pass a
+    multiple of `every_steps`, so a continued run keeps the same checkpoint steps."""
+
+    def __init__(self, every_steps: int, directory: Path, algo: str) -> None:
+        super().__init__()
+        if every_steps < 1:
+            raise ValueError(f"every_steps must be >= 1, got {every_steps}")
+        self.every_steps, self.directory, self.algo = every_steps, Path(directory), algo
+
+    def _on_training_start(self) -> None:
+        self._saved = self.num_timesteps // self.every_steps
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps // self.every_steps > self._saved:
+            self._saved = self.num_timesteps // self.every_steps
+            save_checkpoint(self.model, self.directory, self.algo)
+        return True
+
+
 class SaveBestPolicy(BaseCallback):
-    """EvalCallback's callback_on_new_best: save the model with its observation statistics."""
+    """EvalCallback's callback_on_new_best: save the model with its observation statistics,
+    recording the mean reward it was chosen by (resume_evaluations reads it back)."""
 
     def __init__(
         self,
@@ -65,6 +90,9 @@ class SaveBestPolicy(BaseCallback):
         self.path, self.algo, self.env_kwargs, self.gait = Path(path), algo, env_kwargs, gait
 
     def _on_step(self) -> bool:
+        evaluation = {"num_timesteps": int(self.num_timesteps)}
+        if isinstance(self.parent, EvalCallback):
+            evaluation["mean_reward"] = float(self.parent.best_mean_reward)
         save_sb3_policy(
             self.model,
             self.path,
@@ -72,8 +100,28 @@ class SaveBestPolicy(BaseCallback):
             self.env_kwargs,
             self.model.get_vec_normalize_env(),
             gait=self.gait,
+            evaluation=evaluation,
         )
         return True
+
+
+def resume_evaluations(evaluation: EvalCallback, best_path: Path, start_steps: int) -> None:
+    """Carry a continued run's evaluations into a new EvalCallback: the best mean reward so far
+    (from the best model's .json), so that a worse model does not replace the best one, and
+    the evaluations of eval/evaluations.npz up to start_steps, so that the file keeps them."""
+    meta_path = Path(best_path).with_suffix(".json")
+    if meta_path.is_file():
+        recorded = json.loads(meta_path.read_text()).get("evaluation", {}).get("mean_reward")
+        if isinstance(recorded, int | float) and math.isfinite(recorded):
+            evaluation.best_mean_reward = float(recorded)
+    history = Path(f"{evaluation.log_path}.npz") if evaluation.log_path else None
+    if history is None or not history.is_file():
+        return
+    with np.load(history, allow_pickle=False) as f:
+        keep = f["timesteps"] <= start_steps
+        evaluation.evaluations_timesteps = f["timesteps"][keep].tolist()
+        evaluation.evaluations_results = f["results"][keep].tolist()
+        evaluation.evaluations_length = f["ep_lengths"][keep].tolist()
 
 
 class EvalVideoCallback(BaseCallback):

@@ -3,14 +3,23 @@
 `train(TrainConfig(...))` builds the vectorised env (dexndm_agents.base_policy.vec_env), wraps it in
 VecNormalize, and runs the algorithm with TensorBoard logs, a progress bar, periodic
 checkpoints, periodic evaluation that keeps the best model, and evaluation videos. A run
-directory holds:
+directory holds one run (dexndm_agents.base_policy.run_dir):
 
+    config.json                 the TrainConfig of the run (another run's settings are refused)
+    status.json                 running, complete, interrupted or failed; steps trained
     tb/                         TensorBoard logs (reward terms, RotR and TTF of finished episodes)
-    checkpoints/<algo>_<steps>_steps.zip (+ _vecnormalize_<steps>_steps.pkl): for --resume
+    checkpoints/<algo>_<steps>_steps.zip + .vec_normalize.npz: periodic, and when the run
+                                completes or is interrupted; a run continues from its newest
     best_model.zip / .json / .obs_norm.npz    the best evaluation so far (load_policy reads it)
-    final_model.zip / .json / .obs_norm.npz   the model at the end of training
+    final_model.zip / .json / .obs_norm.npz   the model when the run completed its steps
+    interrupted_model.zip / ...  the model when it was stopped (Ctrl-C) or failed, until it
+                                completes
+    eval/evaluations.npz        every evaluation's episode rewards
     videos/eval_<steps>.mp4     one evaluation episode each time the policy is evaluated
-    config.json                 the TrainConfig of the run
+
+Training into the directory again with the same settings continues the run (and returns at
+once when it has completed the steps asked for); nothing is unpickled on the way
+(dexndm_agents.base_policy.checkpoints).
 
 With `gait=` the agent learns a bounded offset from a gait's joint targets instead of relative
 actions (dexndm_agents.policies.gait_offsets); the saved models then load as gait + offset.
@@ -18,20 +27,41 @@ actions (dexndm_agents.policies.gait_offsets); the saved models then load as gai
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback, EvalCallback
-from stable_baselines3.common.vec_env import VecNormalize
+from stable_baselines3.common.callbacks import CallbackList, EvalCallback
+from stable_baselines3.common.vec_env import VecEnv, VecNormalize
 
 from dexndm_agents.base_policy.callbacks import (
     EvalVideoCallback,
+    PeriodicCheckpoints,
     RotationMetricsCallback,
     SaveBestPolicy,
+    resume_evaluations,
+)
+from dexndm_agents.base_policy.checkpoints import (
+    check_resumable,
+    load_checkpoint,
+    load_vec_normalize,
+    save_checkpoint,
+    stats_path,
+)
+from dexndm_agents.base_policy.run_dir import (
+    BEST_MODEL,
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    FINAL_MODEL,
+    INTERRUPTED_MODEL,
+    RunStart,
+    RunStatus,
+    config_record,
+    plan_run,
 )
 from dexndm_agents.base_policy.vec_env import make_vec_env
 from dexndm_agents.policies.algorithms import algorithm_class, is_on_policy
@@ -45,6 +75,8 @@ from dexndm_agents.policies.gait_offsets import (
     target_space_gait,
 )
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
+from dexndm_envs.hand.config import load_hand_config
 
 ENV_ID = "DexNDM-Rotate-v0"
 
@@ -59,9 +91,17 @@ class EnvOptions:
     axis: str = "+z"
     obs_mode: str = "proprio"
     """"proprio" (runs on hardware) or "oracle" (privileged state: specialists)."""
-    history_len: int = 3
+    history_len: int = DEFAULT_HISTORY_LEN
+    """T, the (joint position, target) pairs observed: the env's default (the shipped policy's)."""
     hardware: str = "ideal"
+    """"ideal" (the nominal actuators) or "virtual" (the virtual LEAP hand of the profile)."""
     hardware_profile: str = "default"
+    """The virtual hand's profile: a preset name or a YAML/JSON file of HardwareProfile fields."""
+    hardware_seed: int = 0
+    """Which virtual hand: its per-motor spread is drawn from this seed."""
+    hand_config: Path | None = None
+    """The hand's servo settings (gains, Goal Current) as a YAML/JSON hand config
+    (real/leap_hand.yaml); the public LEAP defaults when unset."""
     domain_randomization: bool = False
     config: str = ""
     """JSON object of RotateConfig overrides, e.g. '{"reward": {"work": 1.0}}' (config.py)."""
@@ -73,6 +113,7 @@ class EnvOptions:
         """The env's keyword arguments (config parsed from its JSON)."""
         kwargs = dataclasses.asdict(self)
         kwargs["config"] = _json_object(self.config, "--env.config") if self.config else None
+        kwargs["hand_config"] = None if self.hand_config is None else str(self.hand_config)
         return kwargs
 
 
@@ -83,7 +124,7 @@ class TrainConfig:
     algo: str = "ppo"
     """An SB3 algorithm (ppo, sac, td3, a2c, ddpg; sb3-contrib's where installed)."""
     total_timesteps: int = 3_000_000
-    """Env steps to learn for (with --resume: in all, the checkpoint's included)."""
+    """Env steps to learn for, in all: a run that continues counts the steps it has done."""
     env: EnvOptions = field(default_factory=EnvOptions)
     n_envs: int = 16
     """Envs stepped together (each seeded seed + i)."""
@@ -91,11 +132,13 @@ class TrainConfig:
     """auto, threads, dummy or subproc (dexndm_agents.base_policy.vec_env)."""
     seed: int = 0
     out_dir: Path = Path("runs/ppo")
-    """The run directory: logs, checkpoints, best and final model, videos."""
+    """The run directory: one run's logs, checkpoints, best and final model, videos. Training
+    into it again with the same settings continues the run; other settings are refused."""
     hyperparams: str = ""
     """JSON object of algorithm arguments over the defaults, e.g. '{"learning_rate": 1e-4}'."""
     checkpoint_every: int = 500_000
-    """Env steps between checkpoints (0: none)."""
+    """Env steps between periodic checkpoints (0: none); one is also written when the run
+    completes or is interrupted."""
     eval_every: int = 250_000
     """Env steps between evaluations (0: none; then no best model and no videos)."""
     eval_episodes: int = 5
@@ -103,7 +146,9 @@ class TrainConfig:
     video: bool = True
     """Record one evaluation episode each time the policy is evaluated."""
     resume: Path | None = None
-    """A checkpoint .zip to continue from (its _vecnormalize_ .pkl is read when it exists)."""
+    """A checkpoint .zip to start from (with its .vec_normalize.npz): another run's, to go on
+    from it with these settings in a new --out-dir, or one of this run's own. Unset, a run
+    continues from its newest checkpoint."""
     progress: bool = True
     """A progress bar over env steps."""
     device: str = "cpu"
@@ -176,8 +221,11 @@ def check_config(cfg: TrainConfig) -> None:
         raise ValueError(f"n_envs must be >= 1, got {cfg.n_envs}")
     if cfg.resume is not None and not Path(cfg.resume).is_file():
         raise ValueError(f"--resume {cfg.resume}: no such checkpoint")
+    if cfg.resume is not None and Path(cfg.resume).suffix != ".zip":
+        raise ValueError(f"--resume {cfg.resume}: give a checkpoint .zip (checkpoints/)")
     algo_kwargs(cfg)  # the JSON options parse
     cfg.env.as_kwargs()
+    load_hand_config(cfg.env.hand_config)  # names a bad file or value now, not in a worker
     if cfg.gait is not None:
         if not Path(cfg.gait).is_file():
             raise ValueError(f"--gait {cfg.gait}: no such file")
@@ -203,108 +251,180 @@ def _wrapper(cfg: TrainConfig) -> dict[str, Any]:
 
 
 def train(cfg: TrainConfig) -> Path:
-    """Run one training (module docstring) and return the final model's .zip path."""
+    """Run one training (module docstring) and return the final model's .zip path.
+
+    Raises:
+        ValueError: a config that cannot run; RunDirectoryError: out_dir holds another run;
+            CheckpointError: the checkpoint to continue from cannot be read without pickle or
+            has trained more than total_timesteps; all before anything is written.
+        KeyboardInterrupt, or whatever stopped the training: re-raised once the run is
+            recorded as interrupted (or failed) and its model saved (a note says where).
+    """
     check_config(cfg)
     out = Path(cfg.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(
-        out / "config.json", json.dumps(dataclasses.asdict(cfg), indent=2, default=str)
+    start = plan_run(cfg)
+    if start.complete:
+        return out / f"{FINAL_MODEL}.zip"
+    start_steps = 0 if start.checkpoint is None else check_resumable(start.checkpoint)
+    if start_steps > cfg.total_timesteps:
+        raise ValueError(
+            f"--total-timesteps {cfg.total_timesteps} is below the {start_steps} steps "
+            f"{start.checkpoint} has trained; ask for more, or choose another --out-dir"
+        )
+    venv = make_vec_env(
+        ENV_ID, cfg.n_envs, cfg.seed, cfg.env.as_kwargs(), vec=cfg.vec, **_wrapper(cfg)
     )
-    env_kwargs = cfg.env.as_kwargs()
-    gait = gait_record(cfg)
-    venv = make_vec_env(ENV_ID, cfg.n_envs, cfg.seed, env_kwargs, vec=cfg.vec, **_wrapper(cfg))
-    kwargs = algo_kwargs(cfg)
-    # returns are normalised at the agent's own horizon
-    venv = _normalized(venv, cfg, is_on_policy(cfg.algo), kwargs.get("gamma", 0.99))
-    cls = algorithm_class(cfg.algo)
-    if cfg.resume is not None:
-        model = cls.load(cfg.resume, env=venv, device=cfg.device)
-    else:
-        model = cls(
-            "MlpPolicy",
-            venv,
-            seed=cfg.seed,
-            device=cfg.device,
-            tensorboard_log=str(out / "tb"),
-            verbose=0,
-            **kwargs,
-        )
-    callbacks = _callbacks(cfg, env_kwargs, out, gait)
-    remaining = cfg.total_timesteps - (model.num_timesteps if cfg.resume else 0)
     try:
-        model.learn(
-            max(remaining, 0),
-            callback=callbacks,
-            progress_bar=cfg.progress,
-            reset_num_timesteps=cfg.resume is None,
-            tb_log_name=cfg.algo,
-        )
-    finally:
-        final = save_sb3_policy(model, out / "final_model", cfg.algo, env_kwargs, venv, gait)
-        venv.close()
+        venv = _normalized(venv, cfg, start)
+        model = _model(cfg, venv, start, out)  # a checkpoint that does not fit fails here
+        out.mkdir(parents=True, exist_ok=True)
+        record = {**config_record(cfg), "resume": start.origin}
+        atomic_write_text(out / CONFIG_FILE, json.dumps(record, indent=2))
+        RunStatus("running", start_steps, cfg.total_timesteps).write(out)
+        final = _learn(model, cfg, start, out)
+    except BaseException:
+        _close_quietly(venv)
+        raise
+    venv.close()
     return final
 
 
-def _normalized(venv: Any, cfg: TrainConfig, norm_reward: bool, gamma: float) -> VecNormalize:
-    stats = _resume_stats_path(cfg.resume) if cfg.resume is not None else None
-    if stats is not None and stats.is_file():
-        venv = VecNormalize.load(str(stats), venv)
-        venv.training = True
-        return venv
-    return VecNormalize(venv, norm_obs=True, norm_reward=norm_reward, gamma=gamma)
+def _normalized(venv: VecEnv, cfg: TrainConfig, start: RunStart) -> VecNormalize:
+    if start.checkpoint is not None:
+        return load_vec_normalize(stats_path(start.checkpoint), venv)
+    # returns are normalised at the agent's own horizon
+    gamma = algo_kwargs(cfg).get("gamma", 0.99)
+    return VecNormalize(venv, norm_obs=True, norm_reward=is_on_policy(cfg.algo), gamma=gamma)
 
 
-def _resume_stats_path(checkpoint: Path) -> Path:
-    """CheckpointCallback's VecNormalize file for a checkpoint: <p>_vecnormalize_<n>_steps.pkl."""
-    match = re.fullmatch(r"(.*)_(\d+)_steps", Path(checkpoint).stem)
-    if match is None:
-        return Path(checkpoint).with_suffix(".vecnormalize.pkl")
-    prefix, steps = match.groups()
-    return Path(checkpoint).with_name(f"{prefix}_vecnormalize_{steps}_steps.pkl")
+def _model(cfg: TrainConfig, venv: VecNormalize, start: RunStart, out: Path) -> Any:
+    """The algorithm built from the run's settings, with the checkpoint's state in it."""
+    model = algorithm_class(cfg.algo)(
+        "MlpPolicy",
+        venv,
+        seed=cfg.seed,
+        device=cfg.device,
+        tensorboard_log=str(out / "tb"),
+        verbose=0,
+        **algo_kwargs(cfg),
+    )
+    if start.checkpoint is not None:
+        load_checkpoint(model, start.checkpoint)
+    return model
+
+
+def _learn(model: Any, cfg: TrainConfig, start: RunStart, out: Path) -> Path:
+    """Train to total_timesteps; record the run as complete, or as interrupted or failed."""
+    env_kwargs, gait = cfg.env.as_kwargs(), gait_record(cfg)
+
+    def save_policy(name: str) -> Path:
+        venv = model.get_vec_normalize_env()
+        return save_sb3_policy(model, out / name, cfg.algo, env_kwargs, venv, gait)
+
+    try:
+        model.learn(
+            cfg.total_timesteps - model.num_timesteps,
+            callback=_callbacks(cfg, env_kwargs, out, gait, model.num_timesteps),
+            progress_bar=cfg.progress,
+            reset_num_timesteps=start.checkpoint is None,
+            tb_log_name=cfg.algo,
+        )
+    except BaseException as err:
+        _record_stop(model, cfg, out, err, save_policy)
+        raise
+    save_checkpoint(model, out / CHECKPOINT_DIR, cfg.algo)
+    final = save_policy(FINAL_MODEL)
+    RunStatus("complete", model.num_timesteps, cfg.total_timesteps).write(out)
+    for suffix in (".zip", ".json", ".obs_norm.npz"):  # superseded by the final model
+        (out / f"{INTERRUPTED_MODEL}{suffix}").unlink(missing_ok=True)
+    return final
+
+
+def _record_stop(
+    model: Any,
+    cfg: TrainConfig,
+    out: Path,
+    err: BaseException,
+    save_policy: Callable[[str], Path],
+) -> None:
+    """Save what a stopped run has and mark it so; a Ctrl-C also checkpoints it to resume.
+
+    A run that failed with an error is not checkpointed (its state may be what failed): it
+    continues from its last checkpoint.
+    """
+    interrupted = isinstance(err, KeyboardInterrupt | SystemExit)
+    state = "interrupted" if interrupted else "failed"
+    try:
+        if interrupted:
+            save_checkpoint(model, out / CHECKPOINT_DIR, cfg.algo)
+        path = save_policy(INTERRUPTED_MODEL)
+        message = f"{type(err).__name__}: {err}".rstrip(": ")
+        RunStatus(state, model.num_timesteps, cfg.total_timesteps, message).write(out)
+    except Exception as save_err:
+        err.add_note(f"saving the stopped run failed as well: {save_err!r}")
+        return
+    err.add_note(
+        f"training {state} at {model.num_timesteps} steps; the model so far is {path}; run the "
+        "same command again to continue"
+    )
+
+
+def _close_quietly(venv: VecEnv) -> None:
+    """Close envs while another error propagates (subprocess workers may be gone already)."""
+    with contextlib.suppress(Exception):
+        venv.close()
 
 
 def _callbacks(
-    cfg: TrainConfig, env_kwargs: dict[str, Any], out: Path, gait: dict[str, Any] | None
+    cfg: TrainConfig,
+    env_kwargs: dict[str, Any],
+    out: Path,
+    gait: dict[str, Any] | None,
+    start_steps: int,
 ) -> CallbackList:
-    every = max(cfg.n_envs, 1)  # SB3 counts callback frequencies in vectorised steps
     callbacks: list[Any] = [RotationMetricsCallback()]
     if cfg.checkpoint_every > 0:
-        callbacks.append(
-            CheckpointCallback(
-                max(cfg.checkpoint_every // every, 1),
-                str(out / "checkpoints"),
-                name_prefix=cfg.algo,
-                save_vecnormalize=True,
-            )
-        )
+        callbacks.append(PeriodicCheckpoints(cfg.checkpoint_every, out / CHECKPOINT_DIR, cfg.algo))
     if cfg.eval_every > 0:
-        eval_env = VecNormalize(
-            make_vec_env(ENV_ID, 1, cfg.seed + 10_000, env_kwargs, vec="dummy", **_wrapper(cfg)),
-            training=False,
-            norm_reward=False,
-        )
-        after_eval: list[Any] = []
-        if cfg.video:
-            as_policy = None
-            if gait is not None:
-                loaded = PeriodicGait.from_record(gait["gait"])
-
-                def as_policy(agent: Any) -> GaitOffsetPolicy:
-                    return GaitOffsetPolicy(agent, loaded, gait["residual_rad"], env_kwargs)
-
-            after_eval.append(
-                EvalVideoCallback(env_kwargs, out / "videos", seed=cfg.seed, as_policy=as_policy)
-            )
-        callbacks.append(
-            EvalCallback(
-                eval_env,
-                n_eval_episodes=cfg.eval_episodes,
-                eval_freq=max(cfg.eval_every // every, 1),
-                callback_on_new_best=SaveBestPolicy(out / "best_model", cfg.algo, env_kwargs, gait),
-                callback_after_eval=CallbackList(after_eval) if after_eval else None,
-                log_path=str(out / "eval"),
-                deterministic=True,
-                verbose=0,
-            )
-        )
+        callbacks.append(_evaluation(cfg, env_kwargs, out, gait, start_steps))
     return CallbackList(callbacks)
+
+
+def _evaluation(
+    cfg: TrainConfig,
+    env_kwargs: dict[str, Any],
+    out: Path,
+    gait: dict[str, Any] | None,
+    start_steps: int,
+) -> EvalCallback:
+    """Periodic evaluation that keeps the best model, carrying on a continued run's record."""
+    every = max(cfg.n_envs, 1)  # SB3 counts callback frequencies in vectorised steps
+    eval_env = VecNormalize(
+        make_vec_env(ENV_ID, 1, cfg.seed + 10_000, env_kwargs, vec="dummy", **_wrapper(cfg)),
+        training=False,
+        norm_reward=False,
+    )
+    after_eval: list[Any] = []
+    if cfg.video:
+        as_policy = None
+        if gait is not None:
+            loaded = PeriodicGait.from_record(gait["gait"])
+
+            def as_policy(agent: Any) -> GaitOffsetPolicy:
+                return GaitOffsetPolicy(agent, loaded, gait["residual_rad"], env_kwargs)
+
+        after_eval.append(
+            EvalVideoCallback(env_kwargs, out / "videos", seed=cfg.seed, as_policy=as_policy)
+        )
+    evaluation = EvalCallback(
+        eval_env,
+        n_eval_episodes=cfg.eval_episodes,
+        eval_freq=max(cfg.eval_every // every, 1),
+        callback_on_new_best=SaveBestPolicy(out / BEST_MODEL, cfg.algo, env_kwargs, gait),
+        callback_after_eval=CallbackList(after_eval) if after_eval else None,
+        log_path=str(out / "eval"),
+        deterministic=True,
+        verbose=0,
+    )
+    resume_evaluations(evaluation, out / BEST_MODEL, start_steps)
+    return evaluation

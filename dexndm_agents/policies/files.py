@@ -7,9 +7,17 @@ model, a distilled generalist (dexndm_agents.policies.generalist), a periodic ga
 the VecNormalize it was trained under (`NormalizedPolicy`).
 
 On disk an SB3 policy is `<name>.zip` (SB3's own file) with two files beside it:
-`<name>.json` (which algorithm and which env options it was trained on) and, when it was trained
-under VecNormalize, `<name>.obs_norm.npz` (the observation mean and variance). `load_policy`
-reads either that or a generalist's `.pt` file.
+`<name>.json` (which algorithm, which env options it was trained on, and its network: spaces,
+architecture, activation) and, when it was trained under VecNormalize, `<name>.obs_norm.npz`
+(the observation mean and variance, in the same directory). `load_policy` reads either that,
+a generalist's `.pt` file or a gait's `.json`.
+
+Loading a file never runs code from it. SB3's own loader unpickles entries of the zip's `data`
+record (spaces, schedules, classes), and a pickle can run anything; `load_policy` instead
+rebuilds the network from the `.json`'s record and reads only the weights from the zip, with
+`torch.load(weights_only=True)` (dexndm_agents.policies.sb3_zip). A `.json` without that record
+(written by an earlier dexndm) is refused with a note on re-saving it (docs/training.md).
+Generalists load with weights_only too, and `.npz` files without pickle.
 """
 
 from __future__ import annotations
@@ -22,10 +30,15 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from dexndm_agents.policies.algorithms import algorithm_class
 from dexndm_agents.policies.gait import PeriodicGait
 from dexndm_agents.policies.gait_offsets import GaitOffsetPolicy
 from dexndm_agents.policies.generalist import Generalist
+from dexndm_agents.policies.sb3_zip import (
+    PolicyFileError,
+    network_record,
+    read_state_dicts,
+    rebuild_policy,
+)
 from dexndm_envs.core.atomic import atomic_write, atomic_write_text
 from dexndm_envs.core.provenance import build_info, check_build
 
@@ -67,15 +80,24 @@ class ObsNormalizer:
 
     @classmethod
     def load(cls, path: Path) -> ObsNormalizer:
-        with np.load(path) as f:
-            return cls(f["mean"], f["var"], float(f["clip"]), float(f["epsilon"]))
+        """Read a file `save` wrote (no pickle: an .npz holding objects is refused).
+
+        Raises:
+            PolicyFileError: an unreadable file, or one without the four arrays.
+        """
+        try:
+            with np.load(path, allow_pickle=False) as f:
+                return cls(f["mean"], f["var"], float(f["clip"]), float(f["epsilon"]))
+        except (OSError, KeyError, ValueError) as err:
+            raise PolicyFileError(f"{path} is not an observation-statistics file ({err})") from None
 
 
 class NormalizedPolicy:
     """An SB3 model that was trained on normalised observations, taking raw ones.
 
     Args:
-        model: the SB3 model (its `predict` expects normalised observations).
+        model: anything with SB3's predict on normalised observations: an SB3 model, or (as
+            load_policy gives) the SB3 policy network rebuilt from a file.
         normalizer: the frozen VecNormalize statistics, or None for a model trained without.
         env_kwargs: the env options it was trained on (kept for the record and for evaluation).
     """
@@ -109,40 +131,65 @@ def save_sb3_policy(
     env_kwargs: dict[str, Any],
     vec_normalize: Any | None = None,
     gait: dict[str, Any] | None = None,
+    evaluation: dict[str, Any] | None = None,
 ) -> Path:
     """Save an SB3 model with what load_policy needs to run it on raw observations.
 
-    `gait` ({"gait": PeriodicGait record, "residual_rad": float}) marks a residual agent trained
-    on a gait (dexndm_agents.policies.gait_offsets): load_policy then returns the two as one policy.
+    Args:
+        model: the SB3 model.
+        path: where to save (the suffix becomes .zip, .json and .obs_norm.npz).
+        algo: its algorithm's name (dexndm_agents.policies.algorithms).
+        env_kwargs: the env options it was trained on.
+        vec_normalize: the VecNormalize it was trained under (or its frozen ObsNormalizer).
+        gait: ({"gait": PeriodicGait record, "residual_rad": float}) marks a residual agent
+            trained on a gait (dexndm_agents.policies.gait_offsets): load_policy then returns
+            the two as one policy.
+        evaluation: what an evaluation measured of it (e.g. {"mean_reward": ...}), recorded.
 
     Returns:
         The path of the `.zip`.
+
+    Raises:
+        PolicyFileError: the network cannot be recorded for loading without pickle (a space
+            that is not a float Box, a class outside the allow-lists); nothing is written.
     """
     zip_path = Path(path).with_suffix(".zip")
-    zip_path.parent.mkdir(parents=True, exist_ok=True)
-    model.save(zip_path)
     meta = {
         "format": "sb3",
         "algo": algo,
         "env_kwargs": env_kwargs,
+        "network": network_record(model),
         "build": build_info(torch=torch.__version__),
     }
     if gait is not None:
         meta["gait_residual"] = gait
+    if evaluation is not None:
+        meta["evaluation"] = evaluation
+    normalizer = vec_normalize
+    if vec_normalize is not None and not isinstance(vec_normalize, ObsNormalizer):
+        norm_obs = vec_normalize.norm_obs
+        normalizer = ObsNormalizer.from_vec_normalize(vec_normalize) if norm_obs else None
     norm_path = zip_path.with_suffix(".obs_norm.npz")
-    if vec_normalize is not None and vec_normalize.norm_obs:
-        ObsNormalizer.from_vec_normalize(vec_normalize).save(norm_path)
+    if normalizer is not None:
         meta["obs_norm"] = norm_path.name
-    atomic_write_text(zip_path.with_suffix(".json"), json.dumps(meta, indent=2, default=_jsonable))
+    text = json.dumps(meta, indent=2, default=_jsonable)  # fails before anything is written
+    with atomic_write(zip_path) as file:
+        model.save(file)
+    if normalizer is not None:
+        normalizer.save(norm_path)
+    atomic_write_text(zip_path.with_suffix(".json"), text)
     return zip_path
 
 
 def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     """Load a policy: SB3 (`.zip`, from save_sb3_policy), generalist (`.pt`) or gait (`.json`).
 
+    No code from the files runs (module docstring).
+
     Raises:
         FileNotFoundError: the file, or the `.json` beside an SB3 zip, is missing.
-        ValueError: the file is of a kind this package did not write.
+        ValueError: the file is of a kind this package did not write, or (PolicyFileError)
+            it cannot be loaded without trusting code in it.
     """
     path = Path(path)
     if not path.is_file():
@@ -150,10 +197,10 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
     if path.suffix == ".pt":
         return Generalist.load(path, device=device)
     if path.suffix == ".json":
-        kind = json.loads(path.read_text()).get("format", "")
+        kind = _read_json(path).get("format", "")
         if kind == "sb3":  # the record beside an SB3 zip: load the zip
             return load_policy(path.with_suffix(".zip"), device)
-        if kind.startswith("periodic_gait"):
+        if isinstance(kind, str) and kind.startswith("periodic_gait"):
             return PeriodicGait.load(path)
     if path.suffix != ".zip":
         raise ValueError(f"{path}: a policy is an SB3 .zip, a generalist .pt or a gait .json file")
@@ -163,18 +210,62 @@ def load_policy(path: str | Path, device: str = "cpu") -> Policy:
             f"{meta_path} is missing: it says which algorithm {path.name} is "
             "(save policies with dexndm_agents.save_sb3_policy)"
         )
-    meta = json.loads(meta_path.read_text())
+    meta = _read_json(meta_path)
     check_build(meta.get("build"), f"policy {path}")
-    model = algorithm_class(meta["algo"]).load(path, device=device)
+    if "network" not in meta:
+        raise PolicyFileError(
+            f"{meta_path} records no network (written by an earlier dexndm), and load_policy "
+            "does not unpickle SB3's own record of it, which can run code; if you made "
+            f'{path.name} yourself, re-save it as docs/training.md shows ("Policies saved '
+            'before the network record"), or retrain'
+        )
+    weights = read_state_dicts(path, ["policy"], device)["policy"]
+    model = rebuild_policy(str(meta.get("algo")), meta["network"], weights, device)
     normalizer = None
     if "obs_norm" in meta:
-        normalizer = ObsNormalizer.load(path.parent / meta["obs_norm"])
+        normalizer = ObsNormalizer.load(obs_norm_path(path, meta["obs_norm"]))
+        if normalizer.mean.shape != model.observation_space.shape:
+            raise PolicyFileError(
+                f"{meta['obs_norm']} normalises observations of shape {normalizer.mean.shape}, "
+                f"but the network takes {model.observation_space.shape}"
+            )
     policy = NormalizedPolicy(model, normalizer, meta.get("env_kwargs"))
     if "gait_residual" in meta:
         record = meta["gait_residual"]
         gait = PeriodicGait.from_record(record["gait"], str(meta_path))
         return GaitOffsetPolicy(policy, gait, record["residual_rad"], meta.get("env_kwargs"))
     return policy
+
+
+def obs_norm_path(zip_path: Path, name: Any) -> Path:
+    """The observation statistics a policy's .json names: a file in the zip's own directory.
+
+    Raises:
+        PolicyFileError: a name with directories in it (`../`, absolute) or one that leads
+            out of that directory (a link).
+    """
+    directory = Path(zip_path).parent.resolve()
+    if not isinstance(name, str) or name in ("", ".", "..") or Path(name).name != name:
+        raise PolicyFileError(
+            f"obs_norm {name!r} in {Path(zip_path).with_suffix('.json')} must be a file name "
+            "in the policy's own directory"
+        )
+    resolved = (directory / name).resolve()
+    if resolved.parent != directory:
+        raise PolicyFileError(
+            f"obs_norm {name!r} leads out of the policy's directory {directory} (to {resolved})"
+        )
+    return resolved
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as err:
+        raise ValueError(f"cannot read {path} as JSON: {err}") from None
+    if not isinstance(record, dict):
+        raise ValueError(f"{path} must hold a JSON object")
+    return record
 
 
 def policy_env_kwargs(policy: Policy) -> dict[str, Any]:

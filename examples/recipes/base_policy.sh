@@ -8,7 +8,9 @@
 #   bash examples/recipes/base_policy.sh [RUNS_DIR]     # default runs/base_policy
 #
 # Every step writes its own directory under RUNS_DIR and is skipped when its result exists;
-# a training step that was stopped resumes from its newest checkpoint. The generalist is
+# a training step that was stopped (Ctrl-C, a crash) continues from its newest checkpoint when
+# the recipe runs again (train.py does that itself, and returns at once for a run that
+# completed). The specialists observe 3 steps of history (the generalist 10). The generalist is
 # RUNS_DIR/generalist/generalist.pt; ship it with `cp` to dexndm_agents/policies/pretrained/.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,15 +28,12 @@ TEACHER=(--env.obs-mode oracle --eval-every 250000 --eval-episodes 10 "${HISTORY
 
 step() { echo; echo "== $(date +%H:%M:%S) $*"; }
 
-# train OUT STEPS ARGS...: resume from OUT's newest checkpoint when there is one
+# train OUT STEPS ARGS...: train.py starts the run, continues it from its newest checkpoint,
+# or returns at once when it has completed (its final_model.zip is written only then)
 train() {
   local out=$1 steps=$2
   shift 2
-  [ -f "$out/final_model.zip" ] && { echo "$out: done"; return; }
-  local last
-  last=$(ls "$out"/checkpoints/ppo_*_steps.zip 2>/dev/null | sort -V | tail -n 1 || true)
-  python examples/train.py "${TEACHER[@]}" "$@" ${last:+--resume "$last"} \
-      --total-timesteps "$steps" --out-dir "$out"
+  python examples/train.py "${TEACHER[@]}" "$@" --total-timesteps "$steps" --out-dir "$out"
 }
 
 step "gait for flat starts (start tilt 0-30 deg)"
@@ -44,18 +43,15 @@ step "gait for starts on the side (60-90 deg)"
 [ -f "$RUNS/gait_side/gait.json" ] || python examples/search_gait.py "${GAIT[@]}" \
     --env.start-tilt-deg 60 90 --out-dir "$RUNS/gait_side"
 
-# then_randomised OUT STEPS FROM ARGS...: go on from FROM's last checkpoint under domain
-# randomisation, to STEPS in all
+# then_randomised OUT STEPS CHECKPOINT ARGS...: go on from the nominal run's CHECKPOINT under
+# domain randomisation, to STEPS in all; OUT's run records where it started, and later calls
+# continue OUT's own run
 then_randomised() {
-  local out=$1 steps=$2 from=$3 last
+  local out=$1 steps=$2 checkpoint=$3
   shift 3
-  if [ ! -f "$out/final_model.zip" ] && [ ! -d "$out/checkpoints" ]; then
-    last=$(ls "$from"/checkpoints/ppo_*_steps.zip | sort -V | tail -n 1)
-    last=$(basename "$last" | tr -dc 0-9)  # ppo_3000000_steps.zip -> 3000000
-    mkdir -p "$out/checkpoints"
-    cp "$from"/checkpoints/*_"$last"_steps.* "$out/checkpoints/"  # model and VecNormalize
-  fi
-  train "$out" "$steps" --env.domain-randomization "$@"
+  local start=()
+  [ -f "$out/config.json" ] || start=(--resume "$checkpoint")
+  train "$out" "$steps" --env.domain-randomization "$@" ${start[@]+"${start[@]}"}
 }
 
 FLAT=(--gait "$RUNS/gait_flat/gait.json" --env.start-tilt-deg 0 60)
@@ -63,11 +59,13 @@ SIDE=(--gait "$RUNS/gait_side/gait.json" --env.start-tilt-deg 60 90)
 step "flat specialist (0-60 deg): nominal hand"
 train "$RUNS/flat_nominal" 3000000 "${FLAT[@]}"
 step "flat specialist: randomised"
-then_randomised "$RUNS/teacher_flat" 4500000 "$RUNS/flat_nominal" "${FLAT[@]}"
+then_randomised "$RUNS/teacher_flat" 4500000 \
+    "$RUNS/flat_nominal/checkpoints/ppo_3000000_steps.zip" "${FLAT[@]}"
 step "on-side specialist (60-90 deg): nominal hand"
 train "$RUNS/side_nominal" 2000000 "${SIDE[@]}"
 step "on-side specialist: randomised"
-then_randomised "$RUNS/teacher_side" 3000000 "$RUNS/side_nominal" "${SIDE[@]}"
+then_randomised "$RUNS/teacher_side" 3000000 \
+    "$RUNS/side_nominal/checkpoints/ppo_2000000_steps.zip" "${SIDE[@]}"
 step "distil the generalist"
 [ -f "$RUNS/generalist/generalist.pt" ] || python examples/distill.py \
     --specialists "$RUNS/teacher_flat/final_model.zip" "$RUNS/teacher_side/final_model.zip" \

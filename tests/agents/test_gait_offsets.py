@@ -131,7 +131,7 @@ def test_train_with_a_gait_saves_a_policy_that_loads_as_gait_plus_offset(tmp_pat
     gait_path = slow_gait().save(tmp_path / "gait.json")
     cfg = TrainConfig(
         total_timesteps=64,
-        env=EnvOptions(object_set="cube", obs_mode="oracle"),
+        env=EnvOptions(object_set="cube", obs_mode="oracle", history_len=3),
         n_envs=2,
         eval_every=0,
         checkpoint_every=0,

@@ -1,4 +1,5 @@
-"""SB3 training on DexNDM-Rotate-v0: every algorithm with tiny budgets, saving, resuming."""
+"""SB3 training on DexNDM-Rotate-v0: every algorithm with tiny budgets, saving, resuming (run
+directories and interruptions: test_training_runs.py)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from dexndm_agents.base_policy.checkpoints import checkpoint_timesteps, load_checkpoint
 from dexndm_agents.base_policy.training import EnvOptions, TrainConfig, algo_kwargs, train
 from dexndm_agents.base_policy.vec_env import ThreadedVecEnv, make_vec_env, resolve_vec_kind
 from dexndm_agents.policies.algorithms import algorithm_class, available_algorithms
@@ -35,14 +37,19 @@ def test_every_algorithm_trains_and_its_saved_policy_acts(tmp_path, algo):
 
 
 def test_saved_policy_normalises_observations_as_training_did(tmp_path):
-    final = train(tiny_config(tmp_path, total_timesteps=256))
+    cfg = tiny_config(tmp_path, total_timesteps=256)
+    final = train(cfg)
     policy = load_policy(final)
-    model = algorithm_class("ppo").load(final)
+    # the checkpoint written when the run completed holds the same model
+    venv = make_vec_env("DexNDM-Rotate-v0", 1, 0, cfg.env.as_kwargs(), vec="dummy")
+    model = algorithm_class("ppo")("MlpPolicy", venv, **algo_kwargs(cfg))
+    load_checkpoint(model, cfg.out_dir / "checkpoints" / "ppo_256_steps.zip")
     obs = np.random.default_rng(0).normal(size=policy.normalizer.mean.shape).astype(np.float32)
     want, _ = model.predict(policy.normalizer(obs), deterministic=True)
     got, _ = policy.predict(obs, deterministic=True)
     np.testing.assert_array_equal(got, want)
     assert np.any(policy.normalizer.var != 1.0)  # statistics were learnt, not defaults
+    venv.close()
 
 
 def test_checkpoints_resume_with_their_normalisation(tmp_path):
@@ -50,11 +57,14 @@ def test_checkpoints_resume_with_their_normalisation(tmp_path):
     train(cfg)
     checkpoint = cfg.out_dir / "checkpoints" / "ppo_128_steps.zip"
     assert checkpoint.is_file()
-    assert (cfg.out_dir / "checkpoints" / "ppo_vecnormalize_128_steps.pkl").is_file()
+    assert (cfg.out_dir / "checkpoints" / "ppo_128_steps.vec_normalize.npz").is_file()
+    assert not list((cfg.out_dir / "checkpoints").glob("*.pkl"))
     resumed = tiny_config(tmp_path, total_timesteps=256, resume=checkpoint)
     final = train(resumed)
-    model = algorithm_class("ppo").load(final)
-    assert model.num_timesteps >= 256
+    newest = max((cfg.out_dir / "checkpoints").glob("ppo_*_steps.zip"), key=checkpoint_timesteps)
+    assert checkpoint_timesteps(newest) >= 256
+    assert json.loads((cfg.out_dir / "status.json").read_text())["num_timesteps"] >= 256
+    assert load_policy(final) is not None
 
 
 def test_evaluation_keeps_the_best_model_and_records_videos(tmp_path):

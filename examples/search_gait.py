@@ -24,26 +24,14 @@ from dexndm_agents.base_policy.gait_search import search_gait
 from dexndm_agents.base_policy.training import ENV_ID, EnvOptions
 from dexndm_agents.evaluation.harness import run_episode
 from dexndm_agents.policies.gait import PeriodicGait
-from dexndm_envs.core.cli import AxisName, UsageError, check_at_least, checking_input, run
-from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
-
-
-@dataclass
-class EnvArgs(EnvOptions):
-    """Options of DexNDM-Rotate-v0 (see dexndm_envs.sim.rotate.RotateEnv)."""
-
-    axis: AxisName = EnvOptions.axis
-    """The rotation axis (world frame; random: one of the six per episode)."""
-    history_len: int = DEFAULT_HISTORY_LEN
-    """T of the observation the gait records (the env's default; train.py --gait needs the
-    same)."""
+from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
 
 
 @dataclass
 class Args:
     """Search a gait for one object set, wrist and axis."""
 
-    env: EnvArgs = field(default_factory=EnvArgs)
+    env: EnvOptions = field(default_factory=EnvOptions)
     harmonics: int = 1
     space: Literal["target", "action"] = "target"
     """"target" (harmonics shape the joint targets around the grasp) or "action"."""

@@ -17,32 +17,16 @@ Usage:
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
 
 os.environ.setdefault("MUJOCO_GL", "egl")  # evaluation videos render headless
 
 import gymnasium as gym
 
-from dexndm_agents.base_policy.training import ENV_ID, EnvOptions, TrainConfig, check_config, train
-from dexndm_envs.core.cli import AxisName, checking_input, run
+from dexndm_agents.base_policy.training import ENV_ID, TrainConfig, check_config, train
+from dexndm_envs.core.cli import checking_input, run
 
 
-@dataclass
-class EnvArgs(EnvOptions):
-    """Options of DexNDM-Rotate-v0 (see dexndm_envs.sim.rotate.RotateEnv)."""
-
-    axis: AxisName = EnvOptions.axis
-    """The rotation axis (world frame; random: one of the six per episode)."""
-
-
-@dataclass
-class Args(TrainConfig):
-    """One training run (dexndm_agents.base_policy.training.TrainConfig)."""
-
-    env: EnvArgs = field(default_factory=EnvArgs)
-
-
-def main(cfg: Args) -> None:
+def main(cfg: TrainConfig) -> None:
     with checking_input():  # a bad option fails here, before the run directory is written
         check_config(cfg)
         gym.make(ENV_ID, **cfg.env.as_kwargs()).close()  # the env checks every --env option
@@ -54,4 +38,4 @@ def main(cfg: Args) -> None:
 
 
 if __name__ == "__main__":
-    run(main, Args)
+    run(main, TrainConfig)

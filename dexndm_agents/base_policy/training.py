@@ -75,6 +75,7 @@ from dexndm_agents.policies.gait_offsets import (
     target_space_gait,
 )
 from dexndm_envs.core.atomic import atomic_write_text
+from dexndm_envs.core.cli import AxisName
 from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
 from dexndm_envs.hand.config import load_hand_config
 
@@ -88,7 +89,8 @@ class EnvOptions:
     object_set: str = "cylinder"
     """A category, "all", or an object name."""
     wrist: str = "palm_up"
-    axis: str = "+z"
+    axis: AxisName = "+z"
+    """The rotation axis (world frame; random: one of the six per episode)."""
     obs_mode: str = "proprio"
     """"proprio" (runs on hardware) or "oracle" (privileged state: specialists)."""
     history_len: int = DEFAULT_HISTORY_LEN

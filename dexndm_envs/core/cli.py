@@ -22,9 +22,10 @@ which errors are the user's:
 Anything else that escapes main is a bug and keeps its traceback. That is why a program
 checks its input first, inside checking_input, and only then starts the work: the same
 ValueError from deep inside a training run is the program's fault, not the user's. Ctrl-C
-prints "interrupted" and exits with status 130, without a traceback. A command line tyro
-cannot parse (an unknown option, a value that is not a choice) gets tyro's own message, also
-with status 2.
+prints "interrupted" (and any notes the work added to the KeyboardInterrupt, such as where
+train.py kept the interrupted model) and exits with status 130, without a traceback. A
+command line tyro cannot parse (an unknown option, a value that is not a choice) gets tyro's
+own message, also with status 2.
 
 Axis names. Three rotation axes, "-x", "-y" and "-z", start with a dash. tyro's own parser
 (tyro >= 1.0; not the argparse one that PYTHON_TYRO_BACKEND=argparse selects) takes a dash-led
@@ -114,8 +115,10 @@ def call(main: Callable[[ArgsT], int | None], args: ArgsT) -> int:
     except UsageError as err:
         print(f"error: {err}", file=sys.stderr, flush=True)
         return USAGE_STATUS
-    except KeyboardInterrupt:
-        print("\ninterrupted", file=sys.stderr, flush=True)
+    except KeyboardInterrupt as err:
+        # what was kept, when the work says so (train.py: where the interrupted model is)
+        notes = "".join(f"\n{note}" for note in getattr(err, "__notes__", ()))
+        print(f"\ninterrupted{notes}", file=sys.stderr, flush=True)
         return INTERRUPTED_STATUS
     return 0 if status is None else int(status)
 

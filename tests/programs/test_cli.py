@@ -105,6 +105,12 @@ def test_the_exit_status_is_mains_and_ctrl_c_is_130(capsys):
     assert cli.call(lambda args: 1, Args()) == 1
     assert cli.call(_fails_with(KeyboardInterrupt()), Args()) == 130
     assert capsys.readouterr().err == "\ninterrupted\n"
+    interrupt = KeyboardInterrupt()
+    interrupt.add_note("the model so far: runs/ppo/interrupted_model.zip")
+    assert cli.call(_fails_with(interrupt), Args()) == 130
+    assert capsys.readouterr().err == (
+        "\ninterrupted\nthe model so far: runs/ppo/interrupted_model.zip\n"
+    )
 
 
 def test_run_exits_with_the_status(capsys):

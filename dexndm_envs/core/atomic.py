@@ -22,19 +22,26 @@ from pathlib import Path
 from typing import BinaryIO
 
 
+NEW_FILE_MODE = 0o644
+"""Mode of a file atomic_write creates: what open() gives under the usual umask 022."""
+
+
 @contextmanager
 def atomic_write(path: str | Path) -> Iterator[BinaryIO]:
     """A binary file to write that replaces `path` only once the block completes.
 
-    Parent directories are created.
+    Parent directories are created. The file keeps the mode of the one it replaces, and a new
+    one gets NEW_FILE_MODE (a temporary file is created readable by its owner only).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    mode = path.stat().st_mode & 0o7777 if path.exists() else NEW_FILE_MODE
     fd, temp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as file:
             yield file
             file.flush()
+            os.chmod(file.fileno(), mode)
             os.fsync(file.fileno())
         os.replace(temp_name, path)
     except BaseException:

@@ -26,3 +26,14 @@ def test_a_write_that_fails_midway_keeps_the_old_file_and_cleans_up(tmp_path):
         raise RuntimeError("killed mid-write")
     assert json.loads(path.read_text()) == {"seed": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["settings.json"]
+
+
+def test_written_files_are_readable_as_open_would_make_them_and_keep_their_mode(tmp_path):
+    """mkstemp makes its file owner-only; results, caches and policies must not end up so."""
+    fresh = atomic_write_text(tmp_path / "results.json", "{}")
+    assert fresh.stat().st_mode & 0o777 == 0o644
+    kept = tmp_path / "script.sh"
+    kept.write_text("old")
+    kept.chmod(0o750)
+    atomic_write_text(kept, "new")
+    assert kept.stat().st_mode & 0o777 == 0o750 and kept.read_text() == "new"

@@ -362,7 +362,13 @@ def build_cache(
         build=build_info(),
     )
     meta.setdefault("passes", []).append(
-        {"per_key": per_key, "max_attempts": max_attempts, "synthesis": dataclasses.asdict(config)}
+        {
+            "objects": sorted(set(objects)),
+            "seed": seed,
+            "per_key": per_key,
+            "max_attempts": max_attempts,
+            "synthesis": dataclasses.asdict(config),
+        }
     )
     return GraspCache(grasps, meta)
 

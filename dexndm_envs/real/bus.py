@@ -5,8 +5,9 @@ of Present Current + Velocity + Position (addr 126, 10 bytes) per control cycle 
 Read where the motors support it, Sync Read otherwise), one Sync Write of Goal Position, and
 the configuration writes of current-based position control. Every exchange has a bounded
 number of attempts; what still fails raises an exception that names the motor ID and joint.
-Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, so a crashed program
-never leaves the hand pushing.
+Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, SIGTERM, SIGHUP and
+SIGQUIT (`SHUTDOWN_SIGNALS`), so a program that ends any way short of SIGKILL never leaves the
+hand pushing.
 
 Usage:
     with DynamixelBus("/dev/ttyUSB0") as bus:
@@ -69,6 +70,16 @@ class MotorHardwareError(MotorError):
     def __init__(self, message: str, motor_id: int, joint: str, errors: list[str]) -> None:
         super().__init__(message, motor_id, joint)
         self.errors = errors
+
+
+class JointRangeError(MotorError):
+    """A motor reads outside its joint's range (beyond READING_TOLERANCE_RAD): the hand config's
+    angle convention does not fit the hand, and any target computed from the reading would be
+    wrong. Raised by DexNDM-Real-v0 with the torque already off."""
+
+    def __init__(self, message: str, motor_id: int, joint: str, reading_rad: float) -> None:
+        super().__init__(message, motor_id, joint)
+        self.reading_rad = reading_rad
 
 
 _STATE_ADDRESS = ct.ADDR_PRESENT_CURRENT
@@ -193,8 +204,11 @@ class DynamixelBus:
             try:
                 self.set_torque(False, check=False)
             finally:
-                self._port.closePort()
-                self._port = None
+                # a signal handler may have closed the bus meanwhile (same thread, the lock
+                # lets it in), finishing the torque-off this call had begun
+                port, self._port = self._port, None
+                if port is not None:
+                    port.closePort()
                 _open_buses.discard(self)
 
     @property
@@ -417,6 +431,30 @@ class DynamixelBus:
 
 
 # ------------------------------------------------------------------ safety net
+SHUTDOWN_SIGNALS: tuple[signal.Signals, ...] = tuple(
+    getattr(signal, name)
+    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
+    if hasattr(signal, name)
+)
+"""Signals that end a program with every open bus's torque switched off first: Ctrl-C, kill's
+default, a closed terminal or dropped SSH session, and Ctrl-\\. SIGKILL cannot be caught
+(real/README.md, "Safety", says what it leaves and how the next start recovers)."""
+
+
+class ShutdownSignal(SystemExit):
+    """SIGTERM, SIGHUP or SIGQUIT arrived while a bus was open; the torque is already off.
+
+    A SystemExit with the shell's status for a signal, 128 + signum: the program unwinds (its
+    `finally` blocks and exit handlers run; `except Exception` does not stop it) and ends with
+    that status, without a traceback, unless it catches this to say more.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + int(signum))
+        self.signum = int(signum)
+        self.signal_name = signal.Signals(signum).name
+
+
 def _torque_off_everywhere() -> None:
     for bus in list(_open_buses):
         with contextlib.suppress(Exception):  # shutting down: do what can be done
@@ -426,23 +464,40 @@ def _torque_off_everywhere() -> None:
 _safety_net: dict[str, Any] = {}
 
 
+def _on_shutdown_signal(signum: int, frame: Any) -> None:
+    """Torque off on every open bus, then the signal's previous handler (SIGINT's raises
+    KeyboardInterrupt), or ShutdownSignal where the signal would have killed the process."""
+    if _safety_net.get("busy"):
+        return  # a second signal while the torque goes off: let that finish first
+    _safety_net["busy"] = True
+    try:
+        _torque_off_everywhere()
+    finally:
+        _safety_net["busy"] = False
+    previous = _safety_net["previous"].get(signum)
+    if callable(previous):  # SIGINT's default raises KeyboardInterrupt
+        previous(signum, frame)
+        return
+    raise ShutdownSignal(signum)
+
+
 def _install_safety_net() -> None:
-    """Once, when the first bus opens: torque off at exit and on Ctrl-C (then the previous
-    SIGINT behaviour, normally KeyboardInterrupt)."""
+    """Once, when the first bus opens: torque off at interpreter exit and on every signal of
+    SHUTDOWN_SIGNALS, which then does what it did before or ends the program by an exception.
+
+    A signal a program ignores (SIG_IGN, as `nohup` sets SIGHUP) stays ignored: the program
+    goes on and keeps the hand. Handlers can only be set from the main thread; a bus first
+    opened in another thread has the exit handler only.
+    """
     if _safety_net:
         return
     atexit.register(_torque_off_everywhere)
-    _safety_net["atexit"] = True
+    _safety_net["previous"] = {}
     if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        _torque_off_everywhere()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_sigint)
-    _safety_net["sigint"] = previous
+        return
+    for signum in SHUTDOWN_SIGNALS:
+        previous = signal.getsignal(signum)
+        if previous is signal.SIG_IGN:
+            continue
+        _safety_net["previous"][signum] = previous
+        signal.signal(signum, _on_shutdown_signal)

@@ -19,6 +19,7 @@ Usage:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -36,11 +37,52 @@ from dexndm_envs.core.constants import (
     MAX_DELTA_RAD,
 )
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand.config import HandConfig, load_hand_config
-from dexndm_envs.real.bus import DynamixelBus
+from dexndm_envs.hand.config import READING_TOLERANCE_RAD, HandConfig, load_hand_config
+from dexndm_envs.real.bus import DynamixelBus, JointRangeError
+
+logger = logging.getLogger(__name__)
 
 Tracker = Callable[[dict[str, Any]], tuple[float, bool]]
 """Called after every step with the step's info; returns (reward, terminated)."""
+
+
+def out_of_range_error(
+    hand: HandConfig, joint_pos: np.ndarray, port: str
+) -> JointRangeError | None:
+    """The error for joint readings beyond their range by more than READING_TOLERANCE_RAD, or
+    None when every reading is inside (rad, model convention)."""
+    low, high = JOINT_LOWER_RAD - READING_TOLERANCE_RAD, JOINT_UPPER_RAD + READING_TOLERANCE_RAD
+    outside = np.flatnonzero(~((joint_pos >= low) & (joint_pos <= high)))  # NaN is outside
+    if not len(outside):
+        return None
+    i = int(outside[0])
+    joint, motor_id, q = JOINT_NAMES[i], hand.motor_ids[i], float(joint_pos[i])
+    more = [JOINT_NAMES[j] for j in outside[1:]]
+    also = f" (also outside: {', '.join(more)})" if more else ""
+    return JointRangeError(
+        f"motor {motor_id} ({joint}) reads {q:+.3f} rad, outside the joint's range "
+        f"{JOINT_LOWER_RAD[i]:+.3f}..{JOINT_UPPER_RAD[i]:+.3f} rad by more than "
+        f"{READING_TOLERANCE_RAD} rad{also}; the hand config's angle_offset_rad or direction "
+        f"does not fit this hand. Torque is off. Check the hand with "
+        f"python real/calibrate.py --port {port} --hand-config <your hand config>",
+        motor_id,
+        joint,
+        q,
+    )
+
+
+def _start_targets(joint_pos: np.ndarray) -> np.ndarray:
+    """The targets that hold the hand where it reads; a reading within READING_TOLERANCE_RAD
+    outside its range starts at the limit (logged: that joint moves by up to the tolerance)."""
+    targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+    for i in np.flatnonzero(targets != joint_pos):
+        logger.warning(
+            "%s reads %+.3f rad, just outside its range: its target starts at %+.3f rad",
+            JOINT_NAMES[i],
+            joint_pos[i],
+            targets[i],
+        )
+    return targets
 
 
 class RealHandEnv(gym.Env):
@@ -101,10 +143,22 @@ class RealHandEnv(gym.Env):
         self._last_step_s = 0.0
         self.overruns = 0
 
+    @property
+    def max_target_step_rad(self) -> float:
+        """The hand config's limit on a joint target's change in one step: step() refuses
+        more (a chaos-box collection checks its target noise against it before it starts)."""
+        return self.hand.max_target_step_rad
+
     # ------------------------------------------------------------------ bus
     def _read(self) -> np.ndarray:
+        """Read the hand; a joint outside its range switches the torque off and raises."""
         self._state = self.bus.read_state()
-        return self.hand.ticks_to_model(self._state[0])
+        joint_pos = self.hand.ticks_to_model(self._state[0])
+        error = out_of_range_error(self.hand, joint_pos, self.bus.port_name)
+        if error is not None:
+            self.bus.close()  # torque off: no target computed from this reading is safe
+            raise error
+        return joint_pos
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -119,9 +173,10 @@ class RealHandEnv(gym.Env):
         if not self._configured:
             self.bus.configure(self.hand)
             self._configured = True
+        self._read()  # a hand the config does not fit is refused before torque goes on
         self.bus.set_torque(True)
         joint_pos = self._read()
-        self._targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        self._targets = _start_targets(joint_pos)
         if options and "joint_targets" in options:
             joint_pos = self._move_to(np.asarray(options["joint_targets"], dtype=np.float64))
         _, wrist_quat = task.sample_wrist(self._wrist_option, self.np_random)

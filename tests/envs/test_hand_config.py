@@ -34,7 +34,7 @@ BAD_FIELDS = {
     ),
     "string step": ({"max_target_step_rad": "0.2"}, r"max_target_step_rad .* \(0, 1\] rad"),
     "nan step": ({"max_target_step_rad": math.nan}, r"max_target_step_rad"),
-    "nan offset": ({"angle_offset_rad": math.nan}, r"angle_offset_rad must be one number in 1\.340"),
+    "nan offset": ({"angle_offset_rad": math.nan}, r"angle_offset_rad must be one number in 1\.34"),
     "infinite offset": ({"angle_offset_rad": math.inf}, r"angle_offset_rad"),
     "string offset": ({"angle_offset_rad": "pi"}, r"angle_offset_rad .* got 'pi'"),
     "list offset": ({"angle_offset_rad": [math.pi] * 16}, r"angle_offset_rad must be one number"),

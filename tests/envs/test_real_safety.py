@@ -75,7 +75,7 @@ def test_a_reading_out_of_range_mid_run_switches_the_torque_off():
 def test_a_reading_just_outside_the_range_starts_at_the_limit_and_says_so(caplog):
     # -0.34 rad everywhere: 0.026 rad below the mcp joints' -0.314, inside the tolerance
     reading_rad = -0.34
-    assert -0.314 - READING_TOLERANCE_RAD < reading_rad
+    assert reading_rad > -0.314 - READING_TOLERANCE_RAD
     ticks = round((HARDWARE_ANGLE_OFFSET_RAD + reading_rad) / RAD_PER_TICK)
     with serve(initial_ticks=ticks) as server:
         env = make_env(server)

@@ -4,8 +4,11 @@ The hand sits in a box of soft balls (arXiv 2510.08556, "Chaos Box") and replays
 trajectories open loop at 20 Hz through DexNDM-Real-v0, half of them with Gaussian noise
 (sigma 0.01 on the normalised action). The env is reset once; an episode is a chunk of --steps
 steps and the hand goes straight on into the next. Each episode is written atomically when it
-is complete: a killed run loses at most one episode; run the same command again to resume.
-Action generator, noise units, resume rules: dexndm_envs/chaos/collection.py.
+is complete: a killed run loses at most one episode; run the same command again to resume (an
+episode file that does not load whole is set aside and collected again). Ctrl-C, SIGTERM and
+SIGHUP (a dropped SSH session; run under nohup to keep going) stop it at the next step with the
+torque off; a second collector on the same --out is refused. Action generator, noise units,
+resume rules: dexndm_envs/chaos/collection.py; what SIGKILL leaves: real/README.md.
 
 Usage:
     python real/collect_chaos_box.py --port /dev/ttyUSB0 --out data/chaos_box/palm_down \\
@@ -35,7 +38,8 @@ from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter
 from dexndm_envs.hand.config import HandConfig, HandConfigError, load_hand_config
-from dexndm_envs.real.bus import DynamixelError, ShutdownSignal
+from dexndm_envs.real.bus import DynamixelError
+from dexndm_envs.real.safety import ShutdownSignal
 
 
 @dataclass
@@ -43,7 +47,8 @@ class Args:
     """Replay action trajectories on the hand in the chaos box and record them."""
 
     out: Path
-    """Directory of the episodes (episode_<index>.npz) and collection.json."""
+    """Directory of the episodes (episode_<index>.npz) and collection.json; one collector at a
+time (it holds out/.writer.lock)."""
     port: str = "/dev/ttyUSB0"
     """The hand's serial device, or the virtual hand's PORT=... path."""
     episodes: int = 4000

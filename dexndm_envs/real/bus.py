@@ -6,8 +6,8 @@ Read where the motors support it, Sync Read otherwise), one Sync Write of Goal P
 the configuration writes of current-based position control. Every exchange has a bounded
 number of attempts; what still fails raises an exception that names the motor ID and joint.
 Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, SIGTERM, SIGHUP and
-SIGQUIT (`SHUTDOWN_SIGNALS`), so a program that ends any way short of SIGKILL never leaves the
-hand pushing.
+SIGQUIT (dexndm_envs.real.safety), so a program that ends any way short of SIGKILL never
+leaves the hand pushing.
 
 Usage:
     with DynamixelBus("/dev/ttyUSB0") as bus:
@@ -19,11 +19,7 @@ Usage:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import signal
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
@@ -34,6 +30,7 @@ from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel import protocol
 from dexndm_envs.dynamixel.fast_read import parse_fast_read_status
 from dexndm_envs.hand.config import OPERATING_MODE_CURRENT_BASED_POSITION, HandConfig
+from dexndm_envs.real import safety
 
 try:
     import dynamixel_sdk as sdk
@@ -84,7 +81,6 @@ class JointRangeError(MotorError):
 
 _STATE_ADDRESS = ct.ADDR_PRESENT_CURRENT
 _STATE_LENGTH = ct.LEN_CURRENT_VELOCITY_POSITION  # current 2 + velocity 4 + position 4
-_open_buses: weakref.WeakSet[DynamixelBus] = weakref.WeakSet()
 
 
 class _PortHandler(sdk.PortHandler):
@@ -159,8 +155,7 @@ class DynamixelBus:
             port.closePort()
             raise PortError(f"cannot set {self.port_name} to {self.baudrate} baud")
         self._port, self._handler = port, sdk.PacketHandler(2.0)
-        _install_safety_net()
-        _open_buses.add(self)
+        safety.watch(self)  # torque off at exit and on the shutdown signals
         try:
             self._answer_everything()
             if check_motors:
@@ -168,7 +163,7 @@ class DynamixelBus:
         except DynamixelError:
             port.closePort()  # a hand that is not all there is not opened
             self._port = None
-            _open_buses.discard(self)
+            safety.forget(self)
             raise
         return self
 
@@ -209,7 +204,7 @@ class DynamixelBus:
                 port, self._port = self._port, None
                 if port is not None:
                     port.closePort()
-                _open_buses.discard(self)
+                safety.forget(self)
 
     @property
     def is_open(self) -> bool:
@@ -428,76 +423,3 @@ class DynamixelBus:
             records["velocity"].astype(np.int64),
             records["current"].astype(np.int64),
         )
-
-
-# ------------------------------------------------------------------ safety net
-SHUTDOWN_SIGNALS: tuple[signal.Signals, ...] = tuple(
-    getattr(signal, name)
-    for name in ("SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT")
-    if hasattr(signal, name)
-)
-"""Signals that end a program with every open bus's torque switched off first: Ctrl-C, kill's
-default, a closed terminal or dropped SSH session, and Ctrl-\\. SIGKILL cannot be caught
-(real/README.md, "Safety", says what it leaves and how the next start recovers)."""
-
-
-class ShutdownSignal(SystemExit):
-    """SIGTERM, SIGHUP or SIGQUIT arrived while a bus was open; the torque is already off.
-
-    A SystemExit with the shell's status for a signal, 128 + signum: the program unwinds (its
-    `finally` blocks and exit handlers run; `except Exception` does not stop it) and ends with
-    that status, without a traceback, unless it catches this to say more.
-    """
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(128 + int(signum))
-        self.signum = int(signum)
-        self.signal_name = signal.Signals(signum).name
-
-
-def _torque_off_everywhere() -> None:
-    for bus in list(_open_buses):
-        with contextlib.suppress(Exception):  # shutting down: do what can be done
-            bus.close()
-
-
-_safety_net: dict[str, Any] = {}
-
-
-def _on_shutdown_signal(signum: int, frame: Any) -> None:
-    """Torque off on every open bus, then the signal's previous handler (SIGINT's raises
-    KeyboardInterrupt), or ShutdownSignal where the signal would have killed the process."""
-    if _safety_net.get("busy"):
-        return  # a second signal while the torque goes off: let that finish first
-    _safety_net["busy"] = True
-    try:
-        _torque_off_everywhere()
-    finally:
-        _safety_net["busy"] = False
-    previous = _safety_net["previous"].get(signum)
-    if callable(previous):  # SIGINT's default raises KeyboardInterrupt
-        previous(signum, frame)
-        return
-    raise ShutdownSignal(signum)
-
-
-def _install_safety_net() -> None:
-    """Once, when the first bus opens: torque off at interpreter exit and on every signal of
-    SHUTDOWN_SIGNALS, which then does what it did before or ends the program by an exception.
-
-    A signal a program ignores (SIG_IGN, as `nohup` sets SIGHUP) stays ignored: the program
-    goes on and keeps the hand. Handlers can only be set from the main thread; a bus first
-    opened in another thread has the exit handler only.
-    """
-    if _safety_net:
-        return
-    atexit.register(_torque_off_everywhere)
-    _safety_net["previous"] = {}
-    if threading.current_thread() is not threading.main_thread():
-        return
-    for signum in SHUTDOWN_SIGNALS:
-        previous = signal.getsignal(signum)
-        if previous is signal.SIG_IGN:
-            continue
-        _safety_net["previous"][signum] = previous
-        signal.signal(signum, _on_shutdown_signal)

@@ -4,7 +4,10 @@ Actions and observations are those of DexNDM-Rotate-v0 in proprio mode, computed
 code (dexndm_envs.core.interface): relative joint targets, and a history of (joint position, joint
 target) pairs plus wrist and axis. Before anything is written the action is checked (shape,
 NaN: ValueError), targets stay inside the joint limits, and no target may move further than
-the hand config's max_target_step_rad in one step. Reward is 0 and episodes never terminate
+the hand config's max_target_step_rad in one step. Every reading is checked against the
+joint's range: one further out than READING_TOLERANCE_RAD (a hand config whose angle convention
+does not fit the hand) switches the torque off and raises JointRangeError, at reset before the
+torque goes on and on every step. Reward is 0 and episodes never terminate
 unless a tracker callback says otherwise; truncation is the TimeLimit's, as in the sim.
 
 The same env drives the virtual hand served over a pty (`python real/virtual_hand.py`), which
@@ -162,7 +165,8 @@ class RealHandEnv(gym.Env):
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Connect and configure the motors once, switch torque on, hold the present pose.
+        """Connect and configure the motors once, check the readings (JointRangeError, torque
+        off, for one outside its joint's range), switch torque on, hold the present pose.
 
         options={"joint_targets": q} (16, rad) moves the hand there first, in steps no larger
         than max_target_step_rad.
@@ -174,6 +178,9 @@ class RealHandEnv(gym.Env):
             self.bus.configure(self.hand)
             self._configured = True
         self._read()  # a hand the config does not fit is refused before torque goes on
+        assert self._state is not None
+        # hold where the hand is, not at a goal an earlier (killed) program left in the motors
+        self.bus.write_goal_ticks(self._state[0])
         self.bus.set_torque(True)
         joint_pos = self._read()
         self._targets = _start_targets(joint_pos)

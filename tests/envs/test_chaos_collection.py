@@ -28,6 +28,7 @@ from dexndm_envs.data.episodes import LOCK_FILE, load_episodes
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.hand.config import HandConfig, default_hand_config
 from dexndm_envs.real.bus import DynamixelBus
+from dexndm_envs.real.safety import ShutdownSignal
 
 REPO = REPO_ROOT
 COLLECTOR = REPO / "real" / "collect_chaos_box.py"
@@ -151,6 +152,22 @@ def test_settings_compare_what_shapes_the_data_not_the_device_path():
     ]
     with pytest.raises(chaos.CollectionError, match="unknown wrist 'sideways'"):
         _settings(wrist="sideways")
+
+
+def test_stop_request_defers_shutdown_signals_and_leaves_ignored_ones_alone():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup runs a program
+    terminate = signal.getsignal(signal.SIGTERM)
+    try:
+        with chaos.StopRequest() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGTERM)  # deferred: only noted
+            assert stop.requested == signal.SIGTERM
+            with pytest.raises(ShutdownSignal) as caught:
+                stop.raise_if_requested()
+            assert caught.value.code == 128 + signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) is terminate
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 # ------------------------------------------------------------------ the program

@@ -162,3 +162,29 @@ def test_an_ignored_sighup_stays_ignored_and_the_hand_stays_up():
             child.wait()
         assert child.returncode == 128 + signal.SIGTERM
         assert registers(server, "torque_enable") == [0] * NUM_JOINTS
+
+
+def test_sigkill_leaves_the_torque_on_and_the_next_start_takes_the_hand_over():
+    with serve() as server:
+        child = subprocess.Popen(
+            [sys.executable, "-c", STEPPING, server.port_path],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            cwd=REPO_ROOT,
+        )
+        try:
+            assert child.stdout.readline() == "READY\n"
+            child.kill()  # SIGKILL: nothing in the process runs again
+            child.wait()
+        finally:
+            child.kill()
+            child.wait()
+        assert registers(server, "torque_enable") == [1] * NUM_JOINTS  # real/README.md, Safety
+        env = make_env(server)
+        _, info = env.reset(seed=0)  # configure (torque off), check, hold where it is
+        assert registers(server, "torque_enable") == [1] * NUM_JOINTS
+        assert registers(server, "goal_position") == registers(server, "present_position")
+        np.testing.assert_allclose(info["joint_targets"], info["joint_pos"])
+        env.close()
+        assert registers(server, "torque_enable") == [0] * NUM_JOINTS

@@ -154,7 +154,7 @@ def _is_number(value: Any) -> bool:
 
 def _integers(name: str, values: Any, low: int, high: int, why: str = "") -> tuple[int, ...]:
     """NUM_JOINTS integers in low..high as a tuple, or a HandConfigError naming the field."""
-    wanted = f"{name} must be a list of {NUM_JOINTS} integers in {low}..{high}{why}"
+    wanted = f"{name} must be {NUM_JOINTS} integers in {low}..{high}{why}, a list in joint order"
     if isinstance(values, str | bytes) or not hasattr(values, "__len__"):
         raise HandConfigError(f"{wanted}, got {values!r}")
     if len(values) != NUM_JOINTS:

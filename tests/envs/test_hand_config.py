@@ -18,12 +18,12 @@ from dexndm_envs.hand.config import (
 )
 
 BAD_FIELDS = {
-    "scalar for a list": ({"motor_ids": 5}, r"motor_ids must be a list of 16 integers in 0\.\.252"),
-    "string for a list": ({"direction": "1" * 16}, r"direction must be a list of 16 integers"),
+    "scalar for a list": ({"motor_ids": 5}, r"motor_ids must be 16 integers in 0\.\.252"),
+    "string for a list": ({"direction": "1" * 16}, r"direction must be 16 integers"),
     "too few": ({"position_p_gain": (800,) * 15}, r"position_p_gain .* got 15 values"),
     "float register": (
         {"position_d_gain": (200.0,) * 16},
-        r"position_d_gain must be a list of 16 integers in 0\.\.16383.*if_mcp \(200\.0\)",
+        r"position_d_gain must be 16 integers in 0\.\.16383.*if_mcp \(200\.0\)",
     ),
     "bool register": ({"position_i_gain": (True,) * 16}, r"position_i_gain .*if_mcp \(True\)"),
     "float scalar register": ({"current_limit_ma": 550.5}, r"current_limit_ma .* 1\.\.1750"),
@@ -56,7 +56,7 @@ def test_bad_fields_are_refused_at_construction_naming_field_and_range(case):
         ("current_limit_ma: 550.0\n", r"current_limit_ma must be one integer in 1\.\.1750"),
         ("angle_offset_rad: .nan\n", r"angle_offset_rad must be one number"),
         ("angle_offset_rad: pi\n", r"angle_offset_rad .* got 'pi'"),
-        ("motor_ids: 3\n", r"motor_ids must be a list of 16 integers"),
+        ("motor_ids: 3\n", r"motor_ids must be 16 integers"),
         ("goal_current_ma: [350.5]\n", r"goal_current_ma .* got 1 values"),
     ],
 )

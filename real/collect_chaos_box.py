@@ -36,10 +36,10 @@ from tqdm import tqdm
 import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
+from dexndm_envs.core.shutdown import ShutdownSignal
 from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter
 from dexndm_envs.hand.config import HandConfig, HandConfigError, load_hand_config
 from dexndm_envs.real.bus import DynamixelError
-from dexndm_envs.real.safety import ShutdownSignal
 
 
 @dataclass

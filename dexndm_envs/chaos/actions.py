@@ -48,6 +48,7 @@ import numpy as np
 
 from dexndm_envs.core import interface
 from dexndm_envs.core.constants import CTRL_DT_S, JOINT_NAMES, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data.format import numpy_file_kind
 
 
 class CollectionError(ValueError):
@@ -91,6 +92,15 @@ def file_sha256(path: Path) -> str:
 
 def _read_action_array(path: Path) -> np.ndarray:
     """The array in an .npy, or in an .npz its 'actions' member (or its only member)."""
+    try:
+        kind = numpy_file_kind(path)
+    except OSError as err:
+        raise CollectionError(f"cannot read actions from {path}: {err}") from None
+    if kind is None:  # np.load would call it "pickled data"
+        raise CollectionError(
+            f"cannot read actions from {path}: corrupt or truncated, or not an .npy/.npz "
+            "file (it does not start as one)"
+        )
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):

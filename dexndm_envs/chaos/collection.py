@@ -57,6 +57,7 @@ from dexndm_envs.core.constants import (
     JOINT_UPPER_RAD,
     NUM_JOINTS,
 )
+from dexndm_envs.core.shutdown import SHUTDOWN_SIGNALS, ShutdownSignal
 from dexndm_envs.data.episodes import (
     DirectoryLockedError,
     EpisodeWriter,
@@ -64,7 +65,6 @@ from dexndm_envs.data.episodes import (
     software_version,
 )
 from dexndm_envs.hand.config import HandConfig
-from dexndm_envs.real.safety import SHUTDOWN_SIGNALS, ShutdownSignal
 
 SETTINGS_FILE = "collection.json"
 
@@ -252,7 +252,7 @@ def write_settings(directory: Path, settings: CollectionSettings) -> None:
 
 # ------------------------------------------------------------------ the episode loop
 class StopRequest:
-    """Ctrl-C and the other shutdown signals (safety.SHUTDOWN_SIGNALS: SIGTERM, SIGHUP from a
+    """Ctrl-C and the other shutdown signals (shutdown.SHUTDOWN_SIGNALS: SIGTERM, SIGHUP from a
     dropped SSH session, SIGQUIT), honoured between two control steps.
 
     A signal that lands inside a bus transaction cuts it short; so while this is active a
@@ -324,7 +324,7 @@ class ChaosBoxCollector:
         source: the actions.
         settings: from `collection_settings`.
         stop: checked after every step; a requested stop raises KeyboardInterrupt there
-            (safety.ShutdownSignal, a SystemExit, for SIGTERM, SIGHUP and SIGQUIT).
+            (shutdown.ShutdownSignal, a SystemExit, for SIGTERM, SIGHUP and SIGQUIT).
     """
 
     def __init__(

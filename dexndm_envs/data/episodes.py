@@ -50,6 +50,7 @@ from dexndm_envs.data.format import (
     DEFAULT_REQUIRED,
     FORMAT_VERSION,
     EpisodeDataError,
+    numpy_file_kind,
     to_json,
     validate_arrays,
     validate_meta,
@@ -60,7 +61,6 @@ logger = logging.getLogger(__name__)
 _META_MEMBER = "meta_json"
 _EPISODE_RE = re.compile(r"^episode_(\d{6,})\.npz$")
 _TEMP_GLOB = ".episode_*.tmp"
-_ZIP_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive; its first local file header
 
 _REDO = "resuming the collection moves it aside and collects that episode again"
 
@@ -294,15 +294,12 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
     and would call a file zeroed or cut short by a crash "pickled data".
     """
     try:
-        with path.open("rb") as file:
-            head = file.read(len(_ZIP_MAGIC))
+        kind, size = numpy_file_kind(path), path.stat().st_size
     except OSError as err:
         raise EpisodeDataError(f"{path}: cannot read the episode file ({err})") from err
-    if head != _ZIP_MAGIC:
-        what = "empty" if not head else "not an .npz archive"
-        raise EpisodeDataError(
-            f"{path}: corrupt or truncated episode file ({what}: it does not start as one); {_REDO}"
-        )
+    if kind != "npz":
+        what = "empty" if not size else "it does not start as an .npz archive"
+        raise EpisodeDataError(f"{path}: corrupt or truncated episode file ({what}); {_REDO}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}

@@ -6,7 +6,7 @@ Read where the motors support it, Sync Read otherwise), one Sync Write of Goal P
 the configuration writes of current-based position control. Every exchange has a bounded
 number of attempts; what still fails raises an exception that names the motor ID and joint.
 Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, SIGTERM, SIGHUP and
-SIGQUIT (dexndm_envs.real.safety), so a program that ends any way short of SIGKILL never
+SIGQUIT (dexndm_envs.core.shutdown), so a program that ends any way short of SIGKILL never
 leaves the hand pushing.
 
 Usage:
@@ -25,12 +25,12 @@ from typing import Any
 
 import numpy as np
 
+from dexndm_envs.core import shutdown
 from dexndm_envs.core.constants import JOINT_NAMES, MOTOR_IDS
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel import protocol
 from dexndm_envs.dynamixel.fast_read import parse_fast_read_status
 from dexndm_envs.hand.config import OPERATING_MODE_CURRENT_BASED_POSITION, HandConfig
-from dexndm_envs.real import safety
 
 try:
     import dynamixel_sdk as sdk
@@ -155,7 +155,7 @@ class DynamixelBus:
             port.closePort()
             raise PortError(f"cannot set {self.port_name} to {self.baudrate} baud")
         self._port, self._handler = port, sdk.PacketHandler(2.0)
-        safety.watch(self)  # torque off at exit and on the shutdown signals
+        shutdown.watch(self)  # torque off at exit and on the shutdown signals
         try:
             self._answer_everything()
             if check_motors:
@@ -163,7 +163,7 @@ class DynamixelBus:
         except DynamixelError:
             port.closePort()  # a hand that is not all there is not opened
             self._port = None
-            safety.forget(self)
+            shutdown.forget(self)
             raise
         return self
 
@@ -204,7 +204,7 @@ class DynamixelBus:
                 port, self._port = self._port, None
                 if port is not None:
                     port.closePort()
-                safety.forget(self)
+                shutdown.forget(self)
 
     @property
     def is_open(self) -> bool:

@@ -24,11 +24,11 @@ from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.core import interface
 from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.core.shutdown import ShutdownSignal
 from dexndm_envs.data.episodes import LOCK_FILE, load_episodes
 from dexndm_envs.dynamixel.process import served_port
 from dexndm_envs.hand.config import HandConfig, default_hand_config
 from dexndm_envs.real.bus import DynamixelBus
-from dexndm_envs.real.safety import ShutdownSignal
 
 REPO = REPO_ROOT
 COLLECTOR = REPO / "real" / "collect_chaos_box.py"
@@ -131,6 +131,9 @@ def test_action_files_are_checked(tmp_path: Path):
         np.savez(tmp_path / name, **arrays)
         with pytest.raises(chaos.CollectionError, match=re.escape(message)):
             chaos_actions.ActionFile.load(tmp_path / name, steps=20)
+    (tmp_path / "zeroed.npz").write_bytes(bytes(1000))  # numpy would say "pickled data"
+    with pytest.raises(chaos.CollectionError, match=r"zeroed\.npz: corrupt or truncated"):
+        chaos_actions.ActionFile.load(tmp_path / "zeroed.npz", steps=20)
 
 
 def _settings(port: str = "/dev/pts/1", wrist: str = "palm_down", **changes) -> dict:
@@ -297,11 +300,13 @@ def test_a_second_collector_on_the_same_out_is_refused(hand_port: str, tmp_path:
         wait_for(lambda: (out / "episode_000000.npz").exists(), 60.0, "the first episode")
         # a port that does not exist: the refusal comes before the bus is opened
         second = run_collector("/dev/no-such-hand", out, "--episodes", "50", "--steps", "10")
+        still_running = first.poll() is None
         first.send_signal(signal.SIGINT)
-        first.communicate(timeout=30)
+        _, first_stderr = first.communicate(timeout=30)
     finally:
         first.kill()
         first.wait()
+    assert still_running, first_stderr.decode()[-3000:]
     assert second.returncode == 2, second.stderr
     assert f"is being written by another collection (pid {first.pid} holds" in second.stderr
     assert "Traceback" not in second.stderr

@@ -159,8 +159,8 @@ def test_truncated_or_damaged_file_is_reported(tmp_path, caplog):
     ("content", "what"),
     [
         (b"", "empty"),
-        (bytes(4096), "not an .npz archive"),  # a file a power cut left zero-filled
-        (pickle.dumps({"joint_pos": [0.0]}), "not an .npz archive"),
+        (bytes(4096), "it does not start as an .npz"),  # as a power cut can leave a file
+        (pickle.dumps({"joint_pos": [0.0]}), "it does not start as an .npz"),
     ],
     ids=["empty", "zeroed", "pickle"],
 )

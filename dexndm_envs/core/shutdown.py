@@ -1,4 +1,4 @@
-"""Torque off however a program ends, short of SIGKILL: the process-wide safety net of the bus.
+"""Torque off however a program ends, short of SIGKILL: the safety net of every open bus.
 
 Every open `DynamixelBus` is watched; at interpreter exit and on Ctrl-C (SIGINT), SIGTERM,
 SIGHUP and SIGQUIT each one is closed, which switches its motors' torque off, before the program

@@ -137,7 +137,7 @@ class EpisodeWriter:
         """Hold the directory's lock until `unlock()` or the end of the process.
 
         The lock is an flock on `LOCK_FILE` in the directory, which the kernel releases when
-        its holder ends in any way (SIGKILL and power loss included): a lock left by a dead
+        its holder ends in any way (SIGKILL included): a lock left by a dead
         process never blocks. The file stays, holding the last holder's process ID.
 
         Raises:
@@ -171,8 +171,11 @@ class EpisodeWriter:
 
     def on_disk(self) -> list[int]:
         """Indices of the files named as episodes, sorted, whatever they hold."""
-        found = (_episode_index(path) for path in self.directory.iterdir())
-        return sorted(index for index in found if index is not None)
+        return [index for index, _ in self._named_episodes()]
+
+    def _named_episodes(self) -> list[tuple[int, Path]]:
+        found = ((_episode_index(path), path) for path in self.directory.iterdir())
+        return sorted((index, path) for index, path in found if index is not None)
 
     def completed(self, steps: int | None = None) -> list[int]:
         """Indices of the complete episodes on disk, sorted; resume by writing the others.
@@ -188,13 +191,13 @@ class EpisodeWriter:
             logger.warning("removing %s, left by an interrupted episode write", stale)
             stale.unlink(missing_ok=True)
         complete = []
-        for index in self.on_disk():
-            problem = _incomplete(self.path(index), steps)
+        for index, path in self._named_episodes():
+            problem = _incomplete(path, steps)
             if problem is None:
                 complete.append(index)
                 continue
-            aside = _free_name(self.path(index).with_name(self.path(index).name + ".invalid"))
-            os.replace(self.path(index), aside)
+            aside = _free_name(path.with_name(path.name + ".invalid"))
+            os.replace(path, aside)
             logger.warning(
                 "episode %d is not complete (%s); moved to %s, it will be written again",
                 index,

@@ -4,8 +4,11 @@ The hand sits in a box of soft balls (arXiv 2510.08556, "Chaos Box") and replays
 trajectories open loop at 20 Hz through DexNDM-Real-v0, half of them with Gaussian noise
 (sigma 0.01 on the normalised action). The env is reset once; an episode is a chunk of --steps
 steps and the hand goes straight on into the next. Each episode is written atomically when it
-is complete: a killed run loses at most one episode; run the same command again to resume.
-Action generator, noise units, resume rules: dexndm_envs/chaos/collection.py.
+is complete: a killed run loses at most one episode; run the same command again to resume (an
+episode file that does not load whole is set aside and collected again). Ctrl-C, SIGTERM and
+SIGHUP (a dropped SSH session; run under nohup to keep going) stop it at the next step with the
+torque off; a second collector on the same --out is refused. Action generator, noise units,
+resume rules: dexndm_envs/chaos/collection.py; what SIGKILL leaves: real/README.md.
 
 Usage:
     python real/collect_chaos_box.py --port /dev/ttyUSB0 --out data/chaos_box/palm_down \\
@@ -18,6 +21,8 @@ Usage:
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -31,6 +36,7 @@ import dexndm_envs  # noqa: F401  (registers DexNDM-Real-v0)
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.core.cli import run
+from dexndm_envs.core.shutdown import ShutdownSignal
 from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter
 from dexndm_envs.hand.config import HandConfig, HandConfigError, load_hand_config
 from dexndm_envs.real.bus import DynamixelError
@@ -41,7 +47,8 @@ class Args:
     """Replay action trajectories on the hand in the chaos box and record them."""
 
     out: Path
-    """Directory of the episodes (episode_<index>.npz) and collection.json."""
+    """Directory of the episodes (episode_<index>.npz) and collection.json; one collector at a
+time (it holds out/.writer.lock)."""
     port: str = "/dev/ttyUSB0"
     """The hand's serial device, or the virtual hand's PORT=... path."""
     episodes: int = 4000
@@ -63,8 +70,9 @@ Episode e replays trajectory e mod n_traj. Default: the built-in smooth random g
     """Recorded with every episode, e.g. "virtual default seed 0" or the hand's serial."""
     target_noise_rad: float = 0.0
     """Sigma (rad) of i.i.d. offsets on the commanded targets past the action bound (off: the
-paper's collection). Excites what replayed policy actions at the bound cannot; the step limit
-is raised by 6 sigma during the replay, so keep it small on a real hand (0.05 in the sim loop)."""
+paper's collection). Excites what replayed policy actions at the bound cannot. A target then
+moves up to 1/24 + 6 sigma rad in a step, which must fit the hand config's max_target_step_rad
+(checked before anything moves): at most 0.026 with the default 0.2 rad, e.g. 0.02."""
     bus_timeout_ms: float = 0.0
     """Least wait for a motor's reply (0: the SDK's ~34 ms); raise it (e.g. 200) for a lockstep
     virtual hand in the chaos box, which computes a control period of physics per write."""
@@ -99,6 +107,7 @@ def prepare(args: Args) -> Plan:
         realtime=args.realtime,
         hardware_note=args.hardware_note,
         target_noise_rad=args.target_noise_rad,
+        max_target_step_rad=hand.max_target_step_rad,
     )
     writer, todo = chaos.prepare_directory(args.out, settings, args.episodes)
     return Plan(source, hand, settings, writer, todo)
@@ -143,10 +152,15 @@ def main(args: Args) -> int:
     started_s = time.monotonic()
     try:
         episodes, steps, overruns = collect(args, plan)
-    except KeyboardInterrupt as err:
-        why = f" by {err}" if str(err) else ""
-        print(f"\ninterrupted{why}; run the same command again to resume", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, ShutdownSignal) as err:  # the torque is off
+        signum = getattr(err, "signum", signal.SIGINT)
+        with contextlib.suppress(OSError):  # after SIGHUP the terminal may be gone
+            print(
+                f"\ninterrupted by {signal.Signals(signum).name}; torque off; "
+                "run the same command again to resume",
+                file=sys.stderr,
+            )
+        return 128 + signum
     except (DynamixelError, EpisodeDataError) as err:
         print(f"error: {err}\nrun the same command again to resume", file=sys.stderr)
         return 1
@@ -154,7 +168,7 @@ def main(args: Args) -> int:
     print(
         f"collected {episodes} episodes ({steps} steps) in {duration_s:.1f} s, "
         f"{steps / duration_s:.1f} steps/s, {overruns} overruns; "
-        f"{len(plan.writer.completed())}/{args.episodes} episodes in {directory}"
+        f"{args.episodes - len(plan.todo) + episodes}/{args.episodes} episodes in {directory}"
     )
     return 0
 

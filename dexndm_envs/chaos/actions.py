@@ -12,7 +12,9 @@ the time, so action noise is mostly clipped away and the newest target nearly al
 the last ones; a dynamics model fitted on such data cannot tell the effect of the newest
 target from that of the ones before it. The offsets do not pass through the action bound: for
 the replay the env's step limit is raised by 6 sigma (restored afterwards), the most an offset
-can change in a step.
+can change in a step. On a real hand that raised step must still fit the hand config's
+`max_target_step_rad` (`check_step_limit`, checked before anything moves): 1/24 + 6 sigma
+<= 0.2 rad, sigma <= 0.026 rad with the default config.
 
 Action sources:
     ActionFile          trajectories from an .npz/.npy (e.g. a base policy's sim rollouts);
@@ -46,6 +48,7 @@ import numpy as np
 
 from dexndm_envs.core import interface
 from dexndm_envs.core.constants import CTRL_DT_S, JOINT_NAMES, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.data.format import numpy_file_kind
 
 
 class CollectionError(ValueError):
@@ -89,6 +92,15 @@ def file_sha256(path: Path) -> str:
 
 def _read_action_array(path: Path) -> np.ndarray:
     """The array in an .npy, or in an .npz its 'actions' member (or its only member)."""
+    try:
+        kind = numpy_file_kind(path)
+    except OSError as err:
+        raise CollectionError(f"cannot read actions from {path}: {err}") from None
+    if kind is None:  # np.load would call it "pickled data"
+        raise CollectionError(
+            f"cannot read actions from {path}: corrupt or truncated, or not an .npy/.npz "
+            "file (it does not start as one)"
+        )
     try:
         loaded = np.load(path, allow_pickle=False)
         if not isinstance(loaded, np.lib.npyio.NpzFile):
@@ -224,3 +236,36 @@ def target_offsets(steps: int, rng: np.random.Generator, sigma_rad: float) -> np
         return None
     limit = TARGET_NOISE_CLIP * sigma_rad
     return np.clip(rng.normal(0.0, sigma_rad, (steps, NUM_JOINTS)), -limit, limit)
+
+
+def largest_target_step_rad(target_noise_rad: float, step_rad: float = MAX_DELTA_RAD) -> float:
+    """The largest change of a joint target between two control steps a collection sends: a
+    full action step plus the widest swing of two clipped target offsets (2 x 3 sigma)."""
+    return step_rad + 2.0 * TARGET_NOISE_CLIP * target_noise_rad
+
+
+def check_step_limit(
+    target_noise_rad: float, max_target_step_rad: float, step_rad: float = MAX_DELTA_RAD
+) -> None:
+    """Refuse target noise whose steps the hand's step limit would stop mid-collection.
+
+    Args:
+        target_noise_rad: sigma of the target excitation.
+        max_target_step_rad: the hand config's limit, which DexNDM-Real-v0 enforces.
+        step_rad: the env's action step (max_delta_rad).
+
+    Raises:
+        CollectionError: naming both values and the largest noise that fits.
+    """
+    largest = largest_target_step_rad(target_noise_rad, step_rad)
+    if largest <= max_target_step_rad:
+        return
+    fits = max(0.0, (max_target_step_rad - step_rad) / (2.0 * TARGET_NOISE_CLIP))
+    fits = float(np.floor(fits * 1e4) / 1e4)  # a value to type, rounded down
+    raise CollectionError(
+        f"target_noise_rad={target_noise_rad:g} sends target steps of up to {largest:.3f} rad "
+        f"(an action step of {step_rad:.4f} rad + 2 x {TARGET_NOISE_CLIP:g} sigma), more than "
+        f"the hand config's max_target_step_rad={max_target_step_rad:g}, so the hand would "
+        f"stop mid-collection; use target_noise_rad <= {fits:g} "
+        "or raise max_target_step_rad in the hand config"
+    )

@@ -42,11 +42,12 @@ from dexndm_envs.chaos.actions import (
     NOISE_PROBABILITY,
     NOISE_SIGMA,
     NOISE_UNITS,
-    TARGET_NOISE_CLIP,
     ActionSource,
     CollectionError,
     add_noise,
+    check_step_limit,
     episode_rngs,
+    largest_target_step_rad,
     target_offsets,
 )
 from dexndm_envs.core import interface, task
@@ -56,7 +57,13 @@ from dexndm_envs.core.constants import (
     JOINT_UPPER_RAD,
     NUM_JOINTS,
 )
-from dexndm_envs.data.episodes import EpisodeWriter, episode_meta, software_version
+from dexndm_envs.core.shutdown import SHUTDOWN_SIGNALS, ShutdownSignal
+from dexndm_envs.data.episodes import (
+    DirectoryLockedError,
+    EpisodeWriter,
+    episode_meta,
+    software_version,
+)
 from dexndm_envs.hand.config import HandConfig
 
 SETTINGS_FILE = "collection.json"
@@ -108,6 +115,7 @@ def collection_settings(
     hardware_note: str,
     hardware: Mapping[str, Any] | None = None,
     target_noise_rad: float = 0.0,
+    max_target_step_rad: float | None = None,
 ) -> CollectionSettings:
     """The settings of a run, checked.
 
@@ -118,15 +126,19 @@ def collection_settings(
             {"kind": "virtual", "profile": "default", "seed": 0}: the episodes' metadata
             records it instead of {"kind": "real", "port", "note"}, and a resume compares it.
         target_noise_rad: sigma of the target excitation (module docstring); 0: none.
+        max_target_step_rad: the step limit of the env that will be driven (a real hand's
+            hand config), which the target noise must fit (`check_step_limit`); None: none.
 
     Raises:
-        CollectionError: for a wrist that is not one of task.WRISTS, or a negative or
-            non-finite target_noise_rad.
+        CollectionError: for a wrist that is not one of task.WRISTS, a negative or
+            non-finite target_noise_rad, or one the step limit would stop.
     """
     if wrist not in task.WRISTS:
         raise CollectionError(f"unknown wrist {wrist!r}; choose one of {', '.join(task.WRISTS)}")
     if not (np.isfinite(target_noise_rad) and target_noise_rad >= 0):
         raise CollectionError(f"target_noise_rad must be >= 0, got {target_noise_rad!r}")
+    if max_target_step_rad is not None:
+        check_step_limit(target_noise_rad, max_target_step_rad)
     described = {"actions_file": None, "actions_sha256": None, "action_generator": None}
     described |= source.description
     return CollectionSettings(
@@ -171,32 +183,51 @@ def settings_differences(recorded: Mapping[str, Any], current: Mapping[str, Any]
 def prepare_directory(
     directory: str | Path, settings: CollectionSettings, episodes: int
 ) -> tuple[EpisodeWriter, list[int]]:
-    """The writer and the episode indices still to collect, after checking a resume.
+    """The writer, holding the directory's lock, and the episode indices still to collect,
+    after checking a resume.
+
+    The lock (EpisodeWriter.lock) keeps a second collection out of the directory for as long
+    as this process lives or until `writer.unlock()`. An episode file that is not complete
+    (EpisodeWriter.completed: it does not load, or has another number of steps) is moved
+    aside with a warning and collected again.
 
     Raises:
-        CollectionError: the directory holds episodes of other settings, or episodes without
-            a collection.json.
+        CollectionError: another collection holds the directory, it holds episodes of other
+            settings, or episodes without a collection.json.
     """
     if Path(directory).exists() and not Path(directory).is_dir():
         raise CollectionError(f"--out {directory} is a file; give a directory")
     writer = EpisodeWriter(directory)
-    done = writer.completed()
+    try:
+        writer.lock()
+        _check_resume(writer, settings)
+        done = set(writer.completed(steps=settings.steps))
+    except DirectoryLockedError as err:
+        raise CollectionError(str(err)) from None
+    except BaseException:
+        writer.unlock()
+        raise
+    return writer, [index for index in range(episodes) if index not in done]
+
+
+def _check_resume(writer: EpisodeWriter, settings: CollectionSettings) -> None:
+    """Refuse a directory whose episodes were collected with other settings (checked before
+    any episode is judged complete, which depends on the settings' number of steps)."""
     settings_path = writer.directory / SETTINGS_FILE
-    if done and not settings_path.is_file():
+    if not writer.on_disk():
+        return
+    if not settings_path.is_file():
         raise CollectionError(
             f"{writer.directory} holds episodes but no {SETTINGS_FILE}: it is not a chaos-box "
             "collection of this program; choose another --out"
         )
-    if done:
-        differences = settings_differences(_read_settings(settings_path), settings.as_record())
-        if differences:
-            raise CollectionError(
-                f"refusing to resume into {writer.directory}: its {SETTINGS_FILE} was written "
-                "with other settings:\n  " + "\n  ".join(differences) + "\nrerun with the "
-                "recorded settings, or choose another --out"
-            )
-    done_set = set(done)
-    return writer, [index for index in range(episodes) if index not in done_set]
+    differences = settings_differences(_read_settings(settings_path), settings.as_record())
+    if differences:
+        raise CollectionError(
+            f"refusing to resume into {writer.directory}: its {SETTINGS_FILE} was written "
+            "with other settings:\n  " + "\n  ".join(differences) + "\nrerun with the "
+            "recorded settings, or choose another --out"
+        )
 
 
 def _read_settings(path: Path) -> dict[str, Any]:
@@ -214,34 +245,49 @@ def _read_settings(path: Path) -> dict[str, Any]:
 def write_settings(directory: Path, settings: CollectionSettings) -> None:
     """Write collection.json atomically, unless episodes already bind the directory to one."""
     path = directory / SETTINGS_FILE
-    if path.is_file() and EpisodeWriter(directory).completed():
+    if path.is_file() and EpisodeWriter(directory).on_disk():
         return
     atomic_write_text(path, json.dumps(settings.as_record(), indent=2, sort_keys=True) + "\n")
 
 
 # ------------------------------------------------------------------ the episode loop
 class StopRequest:
-    """Ctrl-C (SIGINT) and SIGTERM, honoured between two control steps.
+    """Ctrl-C and the other shutdown signals (shutdown.SHUTDOWN_SIGNALS: SIGTERM, SIGHUP from a
+    dropped SSH session, SIGQUIT), honoured between two control steps.
 
-    A signal that lands inside a bus transaction leaves the dynamixel-sdk port marked busy,
-    and the torque-off writes that follow then fail; so while this is active a first signal
-    only sets `requested`, and the episode loop stops at the next step boundary, where closing
-    the env can switch the torque off. A second Ctrl-C interrupts at once. Enter it after the
-    bus is open (the bus installs its own SIGINT handler when it opens).
+    A signal that lands inside a bus transaction cuts it short; so while this is active a
+    first signal only sets `requested`, and the episode loop stops at the next step boundary
+    (`raise_if_requested`), where closing the env switches the torque off. A second signal
+    goes to the handler that was there before: the bus's, which switches the torque off at
+    once and ends the program. A signal the program ignores (SIG_IGN, as `nohup` sets SIGHUP)
+    stays ignored. Enter it after the bus is open (the bus installs its handlers then).
     """
 
     def __init__(self) -> None:
-        self.requested: str | None = None
+        self.requested: int | None = None
         self._previous: dict[int, Any] = {}
 
     def _handle(self, signum: int, frame: Any) -> None:
-        if self.requested is not None and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = signal.Signals(signum).name
+        if self.requested is None:
+            self.requested = signum
+            return
+        previous = self._previous.get(signum)
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise ShutdownSignal(signum)
+
+    def raise_if_requested(self) -> None:
+        """KeyboardInterrupt for Ctrl-C, ShutdownSignal for the others, if one arrived."""
+        if self.requested == signal.SIGINT:
+            raise KeyboardInterrupt("SIGINT")
+        if self.requested is not None:
+            raise ShutdownSignal(self.requested)
 
     def __enter__(self) -> StopRequest:
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            self._previous[signum] = signal.signal(signum, self._handle)
+        for signum in SHUTDOWN_SIGNALS:
+            if signal.getsignal(signum) is not signal.SIG_IGN:
+                self._previous[signum] = signal.signal(signum, self._handle)
         return self
 
     def __exit__(
@@ -252,6 +298,7 @@ class StopRequest:
     ) -> None:
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
+        self._previous.clear()
 
 
 @dataclass(frozen=True)
@@ -276,7 +323,8 @@ class ChaosBoxCollector:
         writer: where the episodes go.
         source: the actions.
         settings: from `collection_settings`.
-        stop: checked after every step; a requested stop raises KeyboardInterrupt there.
+        stop: checked after every step; a requested stop raises KeyboardInterrupt there
+            (shutdown.ShutdownSignal, a SystemExit, for SIGTERM, SIGHUP and SIGQUIT).
     """
 
     def __init__(
@@ -287,6 +335,9 @@ class ChaosBoxCollector:
         settings: CollectionSettings,
         stop: StopRequest | None = None,
     ) -> None:
+        limit = getattr(env.unwrapped, "max_target_step_rad", None)
+        if limit is not None:  # before the hand moves: the replay must not trip the env's limit
+            check_step_limit(settings.target_noise_rad, limit, env.unwrapped.max_delta_rad)
         self.env, self.writer, self.source = env, writer, source
         self.settings = settings
         self.stop = stop
@@ -364,7 +415,7 @@ class ChaosBoxCollector:
         clean = np.asarray(self._info["joint_targets"], dtype=np.float64)
         send_rad = step_rad
         if offsets is not None:  # the most an offset can change in a step, on both sides
-            send_rad = step_rad + 2.0 * TARGET_NOISE_CLIP * self.settings.target_noise_rad
+            send_rad = largest_target_step_rad(self.settings.target_noise_rad, step_rad)
             env.max_delta_rad = send_rad
         try:
             for step, action in enumerate(actions):
@@ -380,8 +431,8 @@ class ChaosBoxCollector:
                 _, _, _, _, self._info = self.env.step(action)
                 self._read_s = time.monotonic()
                 rows["joint_targets"][step] = self._info["joint_targets"]
-                if self.stop is not None and self.stop.requested:
-                    raise KeyboardInterrupt(self.stop.requested)
+                if self.stop is not None:
+                    self.stop.raise_if_requested()
         finally:
             env.max_delta_rad = step_rad
         return {**rows, "timestamps": timestamps}

@@ -306,14 +306,18 @@ def collect_virtual_chaos_box(
         hardware=env.hardware_description(),
         target_noise_rad=target_noise_rad,
     )
-    writer, todo = chaos.prepare_directory(out_dir, settings, episodes)
-    if todo:
-        collector = chaos.ChaosBoxCollector(env, writer, source, settings)
-        collector.start()
-        with tqdm(todo, desc="chaos box", unit="ep", disable=not progress, file=sys.stderr) as bar:
-            started_s, steps = time.monotonic(), 0
-            for index in bar:
-                steps += collector.collect(index).steps
-                bar.set_postfix(steps_per_s=f"{steps / (time.monotonic() - started_s):.0f}")
-    env.close()
+    writer, todo = chaos.prepare_directory(out_dir, settings, episodes)  # locks out_dir
+    try:
+        if todo:
+            collector = chaos.ChaosBoxCollector(env, writer, source, settings)
+            collector.start()
+            bar = tqdm(todo, desc="chaos box", unit="ep", disable=not progress, file=sys.stderr)
+            with bar:
+                started_s, steps = time.monotonic(), 0
+                for index in bar:
+                    steps += collector.collect(index).steps
+                    bar.set_postfix(steps_per_s=f"{steps / (time.monotonic() - started_s):.0f}")
+    finally:
+        writer.unlock()
+        env.close()
     return [writer.path(index) for index in range(episodes)]

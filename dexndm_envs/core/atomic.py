@@ -21,7 +21,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-
 NEW_FILE_MODE = 0o644
 """Mode of a file atomic_write creates: what open() gives under the usual umask 022."""
 

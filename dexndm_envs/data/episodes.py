@@ -27,6 +27,7 @@ Usage:
 
 from __future__ import annotations
 
+import fcntl
 import importlib.metadata
 import json
 import logging
@@ -37,7 +38,7 @@ import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import IO, Any, NamedTuple
 
 import numpy as np
 
@@ -49,6 +50,7 @@ from dexndm_envs.data.format import (
     DEFAULT_REQUIRED,
     FORMAT_VERSION,
     EpisodeDataError,
+    numpy_file_kind,
     to_json,
     validate_arrays,
     validate_meta,
@@ -59,6 +61,11 @@ logger = logging.getLogger(__name__)
 _META_MEMBER = "meta_json"
 _EPISODE_RE = re.compile(r"^episode_(\d{6,})\.npz$")
 _TEMP_GLOB = ".episode_*.tmp"
+
+_REDO = "resuming the collection moves it aside and collects that episode again"
+
+LOCK_FILE = ".writer.lock"
+"""The file in an episode directory whose flock `EpisodeWriter.lock` holds."""
 
 
 def software_version() -> str:
@@ -105,8 +112,13 @@ def _episode_index(path: Path) -> int | None:
     return int(match.group(1)) if match else None
 
 
+class DirectoryLockedError(RuntimeError):
+    """Another writer holds the directory's lock (`EpisodeWriter.lock`)."""
+
+
 class EpisodeWriter:
-    """Writes episodes into one directory, each atomically; one writer per directory.
+    """Writes episodes into one directory, each atomically; one writer per directory, which a
+    long collection makes sure of with `lock()`.
 
     Args:
         directory: where the episodes go; created if missing.
@@ -115,22 +127,84 @@ class EpisodeWriter:
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
+        self._lock_file: IO[str] | None = None
 
     def path(self, index: int) -> Path:
         """Final path of episode index."""
         return self.directory / f"episode_{index:06d}.npz"
 
-    def completed(self) -> list[int]:
-        """Indices of the episodes on disk, sorted; resume by writing the others.
+    def lock(self) -> EpisodeWriter:
+        """Hold the directory's lock until `unlock()` or the end of the process.
 
+        The lock is an flock on `LOCK_FILE` in the directory, which the kernel releases when
+        its holder ends in any way (SIGKILL included): a lock left by a dead
+        process never blocks. The file stays, holding the last holder's process ID.
+
+        Raises:
+            DirectoryLockedError: another writer holds it, in this process or another.
+        """
+        if self._lock_file is not None:
+            return self
+        file = (self.directory / LOCK_FILE).open("a+")
+        try:
+            fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            file.seek(0)
+            holder = file.read().strip() or "a process"
+            file.close()
+            raise DirectoryLockedError(
+                f"{self.directory} is being written by another collection ({holder} holds "
+                f"{LOCK_FILE}); wait for it to end or choose another directory"
+            ) from None
+        file.seek(0)
+        file.truncate()
+        file.write(f"pid {os.getpid()}\n")
+        file.flush()
+        self._lock_file = file
+        return self
+
+    def unlock(self) -> None:
+        """Release the lock taken by `lock()` (nothing if it holds none)."""
+        if self._lock_file is not None:
+            self._lock_file.close()  # closing the file releases the flock
+            self._lock_file = None
+
+    def on_disk(self) -> list[int]:
+        """Indices of the files named as episodes, sorted, whatever they hold."""
+        return [index for index, _ in self._named_episodes()]
+
+    def _named_episodes(self) -> list[tuple[int, Path]]:
+        found = ((_episode_index(path), path) for path in self.directory.iterdir())
+        return sorted((index, path) for index, path in found if index is not None)
+
+    def completed(self, steps: int | None = None) -> list[int]:
+        """Indices of the complete episodes on disk, sorted; resume by writing the others.
+
+        An episode counts only if its file loads and validates (`load_episode`) and, given
+        `steps`, has that many. One that does not (cut short by a copy or a failing disk,
+        damaged, another length) is moved aside to `<name>.invalid` with a warning that says
+        why, and counts as not written: its episode is collected again, its bytes kept.
         Temporary files left by a writer that was killed mid-write are deleted (with a
-        warning): their episode never reached its final name, so it counts as not written.
+        warning): their episode never reached its final name.
         """
         for stale in sorted(self.directory.glob(_TEMP_GLOB)):
             logger.warning("removing %s, left by an interrupted episode write", stale)
             stale.unlink(missing_ok=True)
-        found = (_episode_index(path) for path in self.directory.iterdir())
-        return sorted(index for index in found if index is not None)
+        complete = []
+        for index, path in self._named_episodes():
+            problem = _incomplete(path, steps)
+            if problem is None:
+                complete.append(index)
+                continue
+            aside = _free_name(path.with_name(path.name + ".invalid"))
+            os.replace(path, aside)
+            logger.warning(
+                "episode %d is not complete (%s); moved to %s, it will be written again",
+                index,
+                problem,
+                aside.name,
+            )
+        return complete
 
     def write(
         self,
@@ -177,6 +251,26 @@ class EpisodeWriter:
         return final
 
 
+def _incomplete(path: Path, steps: int | None) -> str | None:
+    """What makes an episode file incomplete, or None for a complete one."""
+    try:
+        episode = load_episode(path)
+    except EpisodeDataError as err:
+        return str(err)
+    if steps is not None and episode.num_steps != steps:
+        return f"{path}: {episode.num_steps} steps, not {steps}"
+    return None
+
+
+def _free_name(path: Path) -> Path:
+    """path, or path-2, path-3 ... whichever does not exist yet."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.name}-{number}")
+    return candidate
+
+
 @dataclass(frozen=True)
 class Episode:
     """One episode as read from disk; arrays are read-only, absent optional ones are None."""
@@ -197,7 +291,18 @@ class Episode:
 
 
 def _read_members(path: Path) -> dict[str, np.ndarray]:
-    """Every member of an .npz file, read in full (so zip CRCs are checked), without pickle."""
+    """Every member of an .npz file, read in full (so zip CRCs are checked), without pickle.
+
+    The file must start as a zip archive (an .npz): np.load reads anything else as a pickle,
+    and would call a file zeroed or cut short by a crash "pickled data".
+    """
+    try:
+        kind, size = numpy_file_kind(path), path.stat().st_size
+    except OSError as err:
+        raise EpisodeDataError(f"{path}: cannot read the episode file ({err})") from err
+    if kind != "npz":
+        what = "empty" if not size else "it does not start as an .npz archive"
+        raise EpisodeDataError(f"{path}: corrupt or truncated episode file ({what}); {_REDO}")
     try:
         with np.load(path, allow_pickle=False) as npz:
             return {name: npz[name] for name in npz.files}
@@ -209,8 +314,7 @@ def _read_members(path: Path) -> dict[str, np.ndarray]:
         raise EpisodeDataError(f"{path}: unreadable or corrupt episode file ({err})") from err
     except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as err:
         raise EpisodeDataError(
-            f"{path}: unreadable or corrupt episode file ({type(err).__name__}: {err}); "
-            "delete it to collect that episode again"
+            f"{path}: unreadable or corrupt episode file ({type(err).__name__}: {err}); {_REDO}"
         ) from err
 
 

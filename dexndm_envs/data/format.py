@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,24 @@ META_WRITER: tuple[str, ...] = ("format_version", "software_version")
 
 class EpisodeDataError(ValueError):
     """An episode on disk (or about to be written) is missing, corrupt or inconsistent."""
+
+
+def numpy_file_kind(path: Path) -> str | None:
+    """ "npz" or "npy" by a file's first bytes, or None for anything else.
+
+    np.load reads a file that starts as neither as a pickle, so with allow_pickle=False a file
+    left empty or zero-filled by a crash is refused as "pickled data"; callers check this
+    first and call such a file corrupt. OSError propagates.
+    """
+    with path.open("rb") as file:
+        head = file.read(len(_NPY_MAGIC))
+    if head.startswith(_NPZ_MAGIC):
+        return "npz"
+    return "npy" if head == _NPY_MAGIC else None
+
+
+_NPZ_MAGIC = b"PK\x03\x04"  # an .npz is a zip archive: its first local file header
+_NPY_MAGIC = b"\x93NUMPY"
 
 
 def to_json(value: Any, what: str) -> str:

@@ -5,8 +5,9 @@ of Present Current + Velocity + Position (addr 126, 10 bytes) per control cycle 
 Read where the motors support it, Sync Read otherwise), one Sync Write of Goal Position, and
 the configuration writes of current-based position control. Every exchange has a bounded
 number of attempts; what still fails raises an exception that names the motor ID and joint.
-Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, so a crashed program
-never leaves the hand pushing.
+Torque is switched off on `close()`, at interpreter exit and on Ctrl-C, SIGTERM, SIGHUP and
+SIGQUIT (dexndm_envs.core.shutdown), so a program that ends any way short of SIGKILL never
+leaves the hand pushing.
 
 Usage:
     with DynamixelBus("/dev/ttyUSB0") as bus:
@@ -18,16 +19,13 @@ Usage:
 
 from __future__ import annotations
 
-import atexit
-import contextlib
-import signal
 import threading
-import weakref
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
+from dexndm_envs.core import shutdown
 from dexndm_envs.core.constants import JOINT_NAMES, MOTOR_IDS
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.dynamixel import protocol
@@ -71,9 +69,18 @@ class MotorHardwareError(MotorError):
         self.errors = errors
 
 
+class JointRangeError(MotorError):
+    """A motor reads outside its joint's range (beyond READING_TOLERANCE_RAD): the hand config's
+    angle convention does not fit the hand, and any target computed from the reading would be
+    wrong. Raised by DexNDM-Real-v0 with the torque already off."""
+
+    def __init__(self, message: str, motor_id: int, joint: str, reading_rad: float) -> None:
+        super().__init__(message, motor_id, joint)
+        self.reading_rad = reading_rad
+
+
 _STATE_ADDRESS = ct.ADDR_PRESENT_CURRENT
 _STATE_LENGTH = ct.LEN_CURRENT_VELOCITY_POSITION  # current 2 + velocity 4 + position 4
-_open_buses: weakref.WeakSet[DynamixelBus] = weakref.WeakSet()
 
 
 class _PortHandler(sdk.PortHandler):
@@ -148,8 +155,7 @@ class DynamixelBus:
             port.closePort()
             raise PortError(f"cannot set {self.port_name} to {self.baudrate} baud")
         self._port, self._handler = port, sdk.PacketHandler(2.0)
-        _install_safety_net()
-        _open_buses.add(self)
+        shutdown.watch(self)  # torque off at exit and on the shutdown signals
         try:
             self._answer_everything()
             if check_motors:
@@ -157,7 +163,7 @@ class DynamixelBus:
         except DynamixelError:
             port.closePort()  # a hand that is not all there is not opened
             self._port = None
-            _open_buses.discard(self)
+            shutdown.forget(self)
             raise
         return self
 
@@ -193,9 +199,12 @@ class DynamixelBus:
             try:
                 self.set_torque(False, check=False)
             finally:
-                self._port.closePort()
-                self._port = None
-                _open_buses.discard(self)
+                # a signal handler may have closed the bus meanwhile (same thread, the lock
+                # lets it in), finishing the torque-off this call had begun
+                port, self._port = self._port, None
+                if port is not None:
+                    port.closePort()
+                shutdown.forget(self)
 
     @property
     def is_open(self) -> bool:
@@ -414,35 +423,3 @@ class DynamixelBus:
             records["velocity"].astype(np.int64),
             records["current"].astype(np.int64),
         )
-
-
-# ------------------------------------------------------------------ safety net
-def _torque_off_everywhere() -> None:
-    for bus in list(_open_buses):
-        with contextlib.suppress(Exception):  # shutting down: do what can be done
-            bus.close()
-
-
-_safety_net: dict[str, Any] = {}
-
-
-def _install_safety_net() -> None:
-    """Once, when the first bus opens: torque off at exit and on Ctrl-C (then the previous
-    SIGINT behaviour, normally KeyboardInterrupt)."""
-    if _safety_net:
-        return
-    atexit.register(_torque_off_everywhere)
-    _safety_net["atexit"] = True
-    if threading.current_thread() is not threading.main_thread():
-        return  # signal handlers can only be set from the main thread
-    previous = signal.getsignal(signal.SIGINT)
-
-    def on_sigint(signum: int, frame: Any) -> None:
-        _torque_off_everywhere()
-        if callable(previous):
-            previous(signum, frame)
-        else:
-            raise KeyboardInterrupt
-
-    signal.signal(signal.SIGINT, on_sigint)
-    _safety_net["sigint"] = previous

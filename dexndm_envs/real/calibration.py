@@ -35,7 +35,7 @@ import numpy as np
 
 from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand.config import HandConfig
+from dexndm_envs.hand.config import READING_TOLERANCE_RAD, HandConfig
 from dexndm_envs.real.bus import DynamixelBus, DynamixelError, MotorError
 
 _FINGER_WORDS = {"if": "index finger", "mf": "middle finger", "rf": "ring finger", "th": "thumb"}
@@ -68,8 +68,9 @@ class CheckSettings:
     for a lockstep virtual hand (whose physics advances 0.05 s per goal write)."""
     max_periods: int = 30
     """Longest wait for a joint to settle, in control periods."""
-    range_tolerance_rad: float = 0.05
-    """A reading this far outside the joint's range still counts as inside (zero offsets)."""
+    range_tolerance_rad: float = READING_TOLERANCE_RAD
+    """A reading this far outside the joint's range still counts as inside; DexNDM-Real-v0
+    refuses a hand that reads further out (hand.config.READING_TOLERANCE_RAD)."""
     min_fraction: float = 0.5
     """The joint must move at least this fraction of step_rad the commanded way."""
     others_tolerance_rad: float = 0.05
@@ -129,7 +130,9 @@ def open_bus(port: str, hand: HandConfig, baudrate: int = 4_000_000) -> Dynamixe
     return bus.open(check_motors=False)  # survey pings and names every silent motor itself
 
 
-def survey(bus: DynamixelBus, hand: HandConfig, tolerance_rad: float = 0.05) -> list[JointReport]:
+def survey(
+    bus: DynamixelBus, hand: HandConfig, tolerance_rad: float = READING_TOLERANCE_RAD
+) -> list[JointReport]:
     """Ask each motor alone for its Hardware Error Status and Present Position (moves nothing);
     judge each reading against the joint's range, widened by tolerance_rad."""
     reports = [

@@ -4,7 +4,10 @@ Actions and observations are those of DexNDM-Rotate-v0 in proprio mode, computed
 code (dexndm_envs.core.interface): relative joint targets, and a history of (joint position, joint
 target) pairs plus wrist and axis. Before anything is written the action is checked (shape,
 NaN: ValueError), targets stay inside the joint limits, and no target may move further than
-the hand config's max_target_step_rad in one step. Reward is 0 and episodes never terminate
+the hand config's max_target_step_rad in one step. Every reading is checked against the
+joint's range: one further out than READING_TOLERANCE_RAD (a hand config whose angle convention
+does not fit the hand) switches the torque off and raises JointRangeError, at reset before the
+torque goes on and on every step. Reward is 0 and episodes never terminate
 unless a tracker callback says otherwise; truncation is the TimeLimit's, as in the sim.
 
 The same env drives the virtual hand served over a pty (`python real/virtual_hand.py`), which
@@ -19,6 +22,7 @@ Usage:
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,10 +38,13 @@ from dexndm_envs.core.constants import (
     JOINT_NAMES,
     JOINT_UPPER_RAD,
     MAX_DELTA_RAD,
+    NUM_JOINTS,
 )
 from dexndm_envs.dynamixel import control_table as ct
-from dexndm_envs.hand.config import HandConfig, load_hand_config
-from dexndm_envs.real.bus import DynamixelBus
+from dexndm_envs.hand.config import READING_TOLERANCE_RAD, HandConfig, load_hand_config
+from dexndm_envs.real.bus import DynamixelBus, JointRangeError
+
+logger = logging.getLogger(__name__)
 
 ENV_ID = "DexNDM-Real-v0"
 RESET_OPTIONS = ("joint_targets",)
@@ -45,6 +52,71 @@ RESET_OPTIONS = ("joint_targets",)
 
 Tracker = Callable[[dict[str, Any]], tuple[float, bool]]
 """Called after every step with the step's info; returns (reward, terminated)."""
+
+
+def out_of_range_error(
+    hand: HandConfig, joint_pos: np.ndarray, port: str
+) -> JointRangeError | None:
+    """The error for joint readings beyond their range by more than READING_TOLERANCE_RAD, or
+    None when every reading is inside (rad, model convention)."""
+    low, high = JOINT_LOWER_RAD - READING_TOLERANCE_RAD, JOINT_UPPER_RAD + READING_TOLERANCE_RAD
+    outside = np.flatnonzero(~((joint_pos >= low) & (joint_pos <= high)))  # NaN is outside
+    if not len(outside):
+        return None
+    i = int(outside[0])
+    joint, motor_id, q = JOINT_NAMES[i], hand.motor_ids[i], float(joint_pos[i])
+    more = [JOINT_NAMES[j] for j in outside[1:]]
+    also = f" (also outside: {', '.join(more)})" if more else ""
+    return JointRangeError(
+        f"motor {motor_id} ({joint}) reads {q:+.3f} rad, outside the joint's range "
+        f"{JOINT_LOWER_RAD[i]:+.3f}..{JOINT_UPPER_RAD[i]:+.3f} rad by more than "
+        f"{READING_TOLERANCE_RAD} rad{also}; the hand config's angle_offset_rad or direction "
+        f"does not fit this hand. Torque is off. Check the hand with "
+        f"python real/calibrate.py --port {port} --hand-config <your hand config>",
+        motor_id,
+        joint,
+        q,
+    )
+
+
+def _checked_goal(joint_targets: Any) -> np.ndarray:
+    """reset's options["joint_targets"] as 16 angles within the joint limits (rad).
+
+    Raises:
+        ValueError: another shape, a non-finite value, or a joint outside its range (named);
+            nothing is clipped.
+    """
+    try:
+        goal_rad = np.asarray(joint_targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        goal_rad = np.full(1, np.nan)
+    if goal_rad.shape != (NUM_JOINTS,) or not np.isfinite(goal_rad).all():
+        raise ValueError(
+            f"options['joint_targets'] must be {NUM_JOINTS} finite joint angles (rad), "
+            f"got {joint_targets!r}"
+        )
+    outside = (goal_rad < JOINT_LOWER_RAD) | (goal_rad > JOINT_UPPER_RAD)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"options['joint_targets'][{i}] ({JOINT_NAMES[i]}) = {goal_rad[i]:.3f} rad is outside "
+            f"the joint's range [{JOINT_LOWER_RAD[i]:.3f}, {JOINT_UPPER_RAD[i]:.3f}]"
+        )
+    return goal_rad
+
+
+def _start_targets(joint_pos: np.ndarray) -> np.ndarray:
+    """The targets that hold the hand where it reads; a reading within READING_TOLERANCE_RAD
+    outside its range starts at the limit (logged: that joint moves by up to the tolerance)."""
+    targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+    for i in np.flatnonzero(targets != joint_pos):
+        logger.warning(
+            "%s reads %+.3f rad, just outside its range: its target starts at %+.3f rad",
+            JOINT_NAMES[i],
+            joint_pos[i],
+            targets[i],
+        )
+    return targets
 
 
 class RealHandEnv(gym.Env):
@@ -106,14 +178,27 @@ class RealHandEnv(gym.Env):
         self.overruns = 0
         self._closed = False
 
+    @property
+    def max_target_step_rad(self) -> float:
+        """The hand config's limit on a joint target's change in one step: step() refuses
+        more (a chaos-box collection checks its target noise against it before it starts)."""
+        return self.hand.max_target_step_rad
+
     # ------------------------------------------------------------------ bus
     def _read(self) -> np.ndarray:
+        """Read the hand; a joint outside its range switches the torque off and raises."""
         self._state = self.bus.read_state()
-        return self.hand.ticks_to_model(self._state[0])
+        joint_pos = self.hand.ticks_to_model(self._state[0])
+        error = out_of_range_error(self.hand, joint_pos, self.bus.port_name)
+        if error is not None:
+            self.bus.close()  # torque off: no target computed from this reading is safe
+            raise error
+        return joint_pos
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        """Connect and configure the motors once, switch torque on, hold the present pose.
+        """Connect and configure the motors once, check the readings (JointRangeError, torque
+        off, for one outside its joint's range), switch torque on, hold the present pose.
 
         options={"joint_targets": q} (16, rad) moves the hand there first, in steps no larger
         than max_target_step_rad; no other key is taken (RESET_OPTIONS). After close(),
@@ -122,17 +207,22 @@ class RealHandEnv(gym.Env):
         if self._closed:
             raise checks.closed_error(ENV_ID, "reset")
         options = checks.check_reset_options(options, RESET_OPTIONS, ENV_ID)
+        goal_rad = _checked_goal(options["joint_targets"]) if "joint_targets" in options else None
         super().reset(seed=seed)
         if not self.bus.is_open:
             self.bus.open()
         if not self._configured:
             self.bus.configure(self.hand)
             self._configured = True
+        self._read()  # a hand the config does not fit is refused before torque goes on
+        assert self._state is not None
+        # hold where the hand is, not at a goal an earlier (killed) program left in the motors
+        self.bus.write_goal_ticks(self._state[0])
         self.bus.set_torque(True)
         joint_pos = self._read()
-        self._targets = np.clip(joint_pos, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
-        if "joint_targets" in options:
-            joint_pos = self._move_to(np.asarray(options["joint_targets"], dtype=np.float64))
+        self._targets = _start_targets(joint_pos)
+        if goal_rad is not None:
+            joint_pos = self._move_to(goal_rad)
         _, wrist_quat = task.sample_wrist(self._wrist_option, self.np_random)
         axis = task.sample_axis(self._axis_option, self.np_random)
         self.history.reset(joint_pos, self._targets, wrist_quat, axis)
@@ -143,9 +233,6 @@ class RealHandEnv(gym.Env):
         return self.history.observation(), info
 
     def _move_to(self, goal_rad: np.ndarray) -> np.ndarray:
-        if goal_rad.shape != self._targets.shape or not np.isfinite(goal_rad).all():
-            raise ValueError("options['joint_targets'] must be 16 finite joint angles (rad)")
-        goal_rad = np.clip(goal_rad, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
         step = self.hand.max_target_step_rad / 2
         joint_pos = self._read()
         while np.max(np.abs(goal_rad - self._targets)) > 1e-9:

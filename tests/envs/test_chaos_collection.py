@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from helpers import REPO_ROOT
@@ -23,9 +24,10 @@ from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.core import interface
 from dexndm_envs.core.constants import JOINT_LOWER_RAD, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
-from dexndm_envs.data.episodes import load_episodes
+from dexndm_envs.core.shutdown import ShutdownSignal
+from dexndm_envs.data.episodes import LOCK_FILE, load_episodes
 from dexndm_envs.dynamixel.process import served_port
-from dexndm_envs.hand.config import default_hand_config
+from dexndm_envs.hand.config import HandConfig, default_hand_config
 from dexndm_envs.real.bus import DynamixelBus
 
 REPO = REPO_ROOT
@@ -129,6 +131,9 @@ def test_action_files_are_checked(tmp_path: Path):
         np.savez(tmp_path / name, **arrays)
         with pytest.raises(chaos.CollectionError, match=re.escape(message)):
             chaos_actions.ActionFile.load(tmp_path / name, steps=20)
+    (tmp_path / "zeroed.npz").write_bytes(bytes(1000))  # numpy would say "pickled data"
+    with pytest.raises(chaos.CollectionError, match=r"zeroed\.npz: corrupt or truncated"):
+        chaos_actions.ActionFile.load(tmp_path / "zeroed.npz", steps=20)
 
 
 def _settings(port: str = "/dev/pts/1", wrist: str = "palm_down", **changes) -> dict:
@@ -150,6 +155,22 @@ def test_settings_compare_what_shapes_the_data_not_the_device_path():
     ]
     with pytest.raises(chaos.CollectionError, match="unknown wrist 'sideways'"):
         _settings(wrist="sideways")
+
+
+def test_stop_request_defers_shutdown_signals_and_leaves_ignored_ones_alone():
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup runs a program
+    terminate = signal.getsignal(signal.SIGTERM)
+    try:
+        with chaos.StopRequest() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            signal.raise_signal(signal.SIGTERM)  # deferred: only noted
+            assert stop.requested == signal.SIGTERM
+            with pytest.raises(ShutdownSignal) as caught:
+                stop.raise_if_requested()
+            assert caught.value.code == 128 + signal.SIGTERM
+        assert signal.getsignal(signal.SIGTERM) is terminate
+    finally:
+        signal.signal(signal.SIGHUP, before)
 
 
 # ------------------------------------------------------------------ the program
@@ -235,7 +256,8 @@ def test_killed_collection_resumes_without_duplicates(hand_port: str, tmp_path: 
     result = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["collection.json"] + [f"episode_{i:06d}.npz" for i in range(6)]
+    # the killed collector's lock file stays, its flock gone with the process: no obstacle
+    assert names == [LOCK_FILE, "collection.json"] + [f"episode_{i:06d}.npz" for i in range(6)]
     assert all((out / name).read_bytes() == data for name, data in before.items())
     episodes = load_episodes(out)
     assert [e.index for e in episodes] == list(range(6))
@@ -246,21 +268,106 @@ def test_killed_collection_resumes_without_duplicates(hand_port: str, tmp_path: 
         assert (episode.meta["action_noise"] is not None) == noisy
 
 
-def test_ctrl_c_switches_torque_off_and_says_how_to_resume(hand_port: str, tmp_path: Path):
+@pytest.mark.parametrize(
+    "signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name
+)
+def test_a_signal_switches_torque_off_and_says_how_to_resume(
+    hand_port: str, tmp_path: Path, signum: signal.Signals
+):
+    # SIGHUP: the SSH session of an overnight run dropped
     out = tmp_path / "chaos"
     command = collector_command(hand_port, out, "--episodes", "50", "--steps", "10")
     collector = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: (out / "episode_000000.npz").exists(), 60.0, "the first episode")
-        collector.send_signal(signal.SIGINT)
+        collector.send_signal(signum)
         _, stderr = collector.communicate(timeout=30)
     finally:
         collector.kill()
         collector.wait()
-    assert collector.returncode == 130, stderr.decode()
+    assert collector.returncode == 128 + signum, stderr.decode()
+    assert f"interrupted by {signum.name}; torque off".encode() in stderr
     assert b"run the same command again to resume" in stderr and b"Traceback" not in stderr
     with DynamixelBus(hand_port) as bus:
         assert [bus.read_register(i, "torque_enable") for i in bus.motor_ids] == [0] * NUM_JOINTS
+
+
+def test_a_second_collector_on_the_same_out_is_refused(hand_port: str, tmp_path: Path):
+    out = tmp_path / "chaos"
+    command = collector_command(hand_port, out, "--episodes", "50", "--steps", "10")
+    first = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_for(lambda: (out / "episode_000000.npz").exists(), 60.0, "the first episode")
+        # a port that does not exist: the refusal comes before the bus is opened
+        second = run_collector("/dev/no-such-hand", out, "--episodes", "50", "--steps", "10")
+        still_running = first.poll() is None
+        first.send_signal(signal.SIGINT)
+        _, first_stderr = first.communicate(timeout=30)
+    finally:
+        first.kill()
+        first.wait()
+    assert still_running, first_stderr.decode()[-3000:]
+    assert second.returncode == 2, second.stderr
+    assert f"is being written by another collection (pid {first.pid} holds" in second.stderr
+    assert "Traceback" not in second.stderr
+
+
+def test_resume_collects_an_episode_cut_short_again(hand_port: str, tmp_path: Path):
+    out = tmp_path / "chaos"
+    assert run_collector(hand_port, out, "--episodes", "2", "--steps", "10").returncode == 0
+    whole = (out / "episode_000001.npz").read_bytes()
+    (out / "episode_000001.npz").write_bytes(whole[: len(whole) // 2])  # e.g. a copy cut short
+    result = run_collector(hand_port, out, "--episodes", "2", "--steps", "10")
+    assert result.returncode == 0, result.stderr
+    assert "episode 1 is not complete" in result.stderr and "corrupt" in result.stderr
+    assert "collected 1 episodes (10 steps)" in result.stdout
+    assert [e.index for e in load_episodes(out)] == [0, 1]
+    assert (out / "episode_000001.npz.invalid").read_bytes() == whole[: len(whole) // 2]
+
+
+def test_target_noise_the_step_limit_would_stop_is_refused_before_anything_moves(
+    tmp_path: Path,
+):
+    out = tmp_path / "chaos"
+    result = run_collector("/dev/no-such-hand", out, "--target-noise-rad", "0.05")
+    assert result.returncode == 2
+    assert "target_noise_rad=0.05 sends target steps of up to 0.342 rad" in result.stderr
+    assert "max_target_step_rad=0.2" in result.stderr and "<= 0.0263" in result.stderr
+    assert not out.exists()
+
+
+def test_the_largest_target_noise_that_fits_collects(hand_port: str, tmp_path: Path):
+    sigma = chaos_actions.largest_target_step_rad  # 1/24 + 6 sigma <= 0.2
+    assert sigma(0.0263) <= 0.2 < sigma(0.0264)
+    out = tmp_path / "chaos"
+    options = ("--episodes", "2", "--steps", "20", "--target-noise-rad", "0.0263")
+    result = run_collector(hand_port, out, *options)
+    assert result.returncode == 0, result.stderr
+    steps = np.abs(np.diff(load_episodes(out)[1].joint_targets, axis=0))
+    assert MAX_DELTA_RAD < steps.max() <= 0.2  # the offsets moved targets past the action step
+
+
+def test_the_collector_checks_the_envs_step_limit_before_the_hand_moves(tmp_path: Path):
+    env = gym.make(
+        "DexNDM-Real-v0", port="/dev/no-such-hand", hand_config=HandConfig(max_target_step_rad=0.1)
+    )
+    settings = chaos.collection_settings(
+        port="/dev/no-such-hand",
+        wrist="palm_down",
+        hand_config_file=None,
+        hand=env.unwrapped.hand,
+        source=chaos_actions.SmoothRandomActions(steps=10),
+        seed=0,
+        realtime=False,
+        hardware_note="",
+        target_noise_rad=0.02,
+    )
+    writer, _ = chaos.prepare_directory(tmp_path / "chaos", settings, episodes=1)
+    source = chaos_actions.SmoothRandomActions(steps=10)
+    with pytest.raises(chaos.CollectionError, match=r"max_target_step_rad=0\.1"):
+        chaos.ChaosBoxCollector(env, writer, source, settings)
+    writer.unlock()
+    assert not env.unwrapped.bus.is_open
 
 
 def test_short_actions_are_refused_before_anything_moves(tmp_path: Path):

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import REPO_ROOT
 
 from dexndm_envs.data import episodes as data
 from dexndm_envs.data.episodes import EpisodeDataError, EpisodeWriter, load_episodes
@@ -148,6 +153,79 @@ def test_truncated_or_damaged_file_is_reported(tmp_path, caplog):
     writer.path(2).write_bytes(bytes(damaged))
     with pytest.raises(EpisodeDataError, match=r"episode_000002\.npz: unreadable or corrupt"):
         data.load_episode(writer.path(2))
+
+
+@pytest.mark.parametrize(
+    ("content", "what"),
+    [
+        (b"", "empty"),
+        (bytes(4096), "it does not start as an .npz"),  # as a power cut can leave a file
+        (pickle.dumps({"joint_pos": [0.0]}), "it does not start as an .npz"),
+    ],
+    ids=["empty", "zeroed", "pickle"],
+)
+def test_a_file_that_is_no_npz_is_called_corrupt_not_pickled(tmp_path, content, what):
+    path = tmp_path / "episode_000000.npz"
+    path.write_bytes(content)
+    with pytest.raises(EpisodeDataError) as caught:
+        data.load_episode(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: corrupt or truncated episode file ({what}")
+    assert "pickle" not in message
+
+
+def test_completed_sets_incomplete_episodes_aside_to_be_written_again(tmp_path, caplog):
+    writer = EpisodeWriter(tmp_path)
+    for index in (0, 1, 2, 3):
+        writer.write(index, make_arrays(steps=20 if index == 3 else 40), make_meta())
+    whole = writer.path(1).read_bytes()
+    writer.path(1).write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    writer.path(2).write_bytes(bytes(len(whole)))  # zeroed by a failing disk
+    with caplog.at_level(logging.WARNING, logger="dexndm_envs.data.episodes"):
+        assert writer.completed(steps=40) == [0]
+    for index in (1, 2, 3):
+        assert f"episode {index} is not complete" in caplog.text
+    assert "20 steps, not 40" in caplog.text
+    assert "corrupt or truncated" in caplog.text
+    assert sorted(p.name for p in tmp_path.glob("*.invalid")) == [
+        f"episode_00000{i}.npz.invalid" for i in (1, 2, 3)
+    ]
+    assert (tmp_path / "episode_000001.npz.invalid").read_bytes() == whole[: len(whole) // 2]
+    writer.write(1, make_arrays(), make_meta())  # redone: no FileExistsError
+    assert writer.completed(steps=40) == [0, 1]
+
+
+def test_lock_keeps_a_second_writer_out_and_dies_with_its_holder(tmp_path):
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
+    try:
+        assert holder.stdout.readline() == "LOCKED\n"
+        with pytest.raises(data.DirectoryLockedError, match=f"pid {holder.pid} holds"):
+            EpisodeWriter(tmp_path).lock()
+        holder.kill()  # SIGKILL: no clean-up runs, the kernel drops the flock
+        holder.wait()
+    finally:
+        holder.kill()
+        holder.wait()
+    writer = EpisodeWriter(tmp_path).lock()  # a lock left by a dead process does not block
+    with pytest.raises(data.DirectoryLockedError, match=f"pid {os.getpid()} holds"):
+        EpisodeWriter(tmp_path).lock()  # one writer per directory, in one process too
+    writer.unlock()
+    EpisodeWriter(tmp_path).lock().unlock()
+
+
+LOCK_HOLDER = """
+import sys
+from dexndm_envs.data.episodes import EpisodeWriter
+writer = EpisodeWriter(sys.argv[1]).lock()
+print("LOCKED", flush=True)
+sys.stdin.read()
+"""
 
 
 def _with(name: str, value):

@@ -141,6 +141,23 @@ def test_reset_options_it_does_not_take_are_refused_before_anything_is_written(s
     env.close()
 
 
+@pytest.mark.parametrize(
+    ("goal", "message"),
+    [
+        (np.full(16, 5.0), r"joint_targets'\]\[0\] \(if_mcp\) = 5.000 rad is outside"),
+        (np.zeros(15), "must be 16 finite joint angles"),
+        (np.full(16, np.nan), "must be 16 finite joint angles"),
+        ("open", "must be 16 finite joint angles"),
+    ],
+)
+def test_reset_targets_outside_the_joints_are_refused_not_clipped(server, goal, message):
+    env = _env(server)
+    with pytest.raises(ValueError, match=message):
+        env.reset(seed=0, options={"joint_targets": goal})
+    assert all(server.tables[i].get("torque_enable") == 0 for i in MOTOR_IDS)  # nothing moved
+    env.close()
+
+
 def test_step_and_reset_after_close_are_refused(server):
     env = _env(server)
     env.reset(seed=0)

@@ -163,7 +163,7 @@ def test_shipped_hand_config_file_matches_the_default(repo_root):
         (
             "goal_current_ma: [900, 350, 350, 350, 350, 350, 350, 350, 350, 350, 350, 350, "
             "350, 350, 350, 350]\n",
-            "if_mcp \\(900 mA\\)",
+            "up to current_limit_ma.*if_mcp \\(900\\)",
         ),
         ("motor_ids: [1, 1, 2, 3, 5, 4, 6, 7, 9, 8, 10, 11, 12, 13, 14, 15]\n", "distinct"),
         ("direction: [1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]\n", "direction"),

@@ -361,15 +361,9 @@ def build_cache(
         grasp_center_palm=scene.GRASP_CENTER_PALM.tolist(),
         build=build_info(),
     )
-    meta.setdefault("passes", []).append(
-        {
-            "objects": sorted(set(objects)),
-            "seed": seed,
-            "per_key": per_key,
-            "max_attempts": max_attempts,
-            "synthesis": dataclasses.asdict(config),
-        }
-    )
+    record = {"objects": sorted(set(objects)), "seed": seed, "per_key": per_key}
+    record |= {"max_attempts": max_attempts, "synthesis": dataclasses.asdict(config)}
+    meta.setdefault("passes", []).append(record)
     return GraspCache(grasps, meta)
 
 

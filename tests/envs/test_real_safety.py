@@ -3,11 +3,13 @@ way a program can end short of SIGKILL switches the torque off (virtual hand on 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import signal
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import gymnasium as gym
 import numpy as np
@@ -98,26 +100,34 @@ while True:
 """
 
 
+@contextlib.contextmanager
+def ready_child(server: VirtualDynamixelServer, script: str, **popen) -> Iterator[subprocess.Popen]:
+    """A Python process running script against the served hand, once it printed READY; killed
+    on the way out (harmless when it has ended)."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, server.port_path],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+        **{"stderr": subprocess.PIPE, **popen},
+    )
+    try:
+        assert child.stdout.readline() == "READY\n", child.stderr and child.stderr.read()
+        yield child
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.mark.parametrize(
     "signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGINT], ids=lambda s: s.name
 )
 def test_shutdown_signals_switch_the_torque_off(signum):
     with serve() as server:
-        child = subprocess.Popen(
-            [sys.executable, "-c", STEPPING, server.port_path],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
-        )
-        try:
-            assert child.stdout.readline() == "READY\n", child.stderr.read()
+        with ready_child(server, STEPPING) as child:
             assert registers(server, "torque_enable") == [1] * NUM_JOINTS
             child.send_signal(signum)  # lands mid-step, most likely inside a bus exchange
             _, stderr = child.communicate(timeout=30)
-        finally:
-            child.kill()
-            child.wait()
         assert registers(server, "torque_enable") == [0] * NUM_JOINTS
     if signum == signal.SIGINT:  # Python's own KeyboardInterrupt exit
         assert child.returncode == -signal.SIGINT
@@ -140,16 +150,7 @@ for _ in sys.stdin:
 
 def test_an_ignored_sighup_stays_ignored_and_the_hand_stays_up():
     with serve() as server:
-        child = subprocess.Popen(
-            [sys.executable, "-c", ON_REQUEST, server.port_path],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO_ROOT,
-        )
-        try:
-            assert child.stdout.readline() == "READY\n", child.stderr.read()
+        with ready_child(server, ON_REQUEST, stdin=subprocess.PIPE) as child:
             child.send_signal(signal.SIGHUP)
             child.stdin.write("step\n")
             child.stdin.flush()
@@ -157,28 +158,14 @@ def test_an_ignored_sighup_stays_ignored_and_the_hand_stays_up():
             assert registers(server, "torque_enable") == [1] * NUM_JOINTS
             child.send_signal(signal.SIGTERM)
             child.communicate(timeout=30)
-        finally:
-            child.kill()
-            child.wait()
         assert child.returncode == 128 + signal.SIGTERM
         assert registers(server, "torque_enable") == [0] * NUM_JOINTS
 
 
 def test_sigkill_leaves_the_torque_on_and_the_next_start_takes_the_hand_over():
     with serve() as server:
-        child = subprocess.Popen(
-            [sys.executable, "-c", STEPPING, server.port_path],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            cwd=REPO_ROOT,
-        )
-        try:
-            assert child.stdout.readline() == "READY\n"
+        with ready_child(server, STEPPING, stderr=subprocess.DEVNULL) as child:
             child.kill()  # SIGKILL: nothing in the process runs again
-            child.wait()
-        finally:
-            child.kill()
             child.wait()
         assert registers(server, "torque_enable") == [1] * NUM_JOINTS  # real/README.md, Safety
         env = make_env(server)

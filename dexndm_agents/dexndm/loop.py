@@ -222,6 +222,11 @@ def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[Adapter, d
     )
 
 
+UNRECORDED = ("out_dir", "progress")
+"""Loop settings a bundle does not record: where the run was and whether it drew progress bars
+say nothing of the bundle, and a path of the machine it ran on would ship with it."""
+
+
 def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, Path]:
     """Stages 4-5 for both models; a bundle per condition, reused when already written."""
     paths = {}
@@ -239,7 +244,7 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
                     "seed": cfg.hardware_seed,
                     "hand_config": load_hand_config(cfg.hand_config).as_dict(),
                 },
-                "loop": cfg.as_dict(),
+                "loop": {k: v for k, v in cfg.as_dict().items() if k not in UNRECORDED},
                 "figures": {**fit_figures, **residual_figures},
             }
             Bundle(ndm, adapter, _plain(config)).save(path)

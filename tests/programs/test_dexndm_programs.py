@@ -13,6 +13,7 @@ from helpers import run_program
 
 import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
+from dexndm_agents.dexndm.bundle import Bundle
 from dexndm_agents.dexndm.loop import LoopConfig, _condition_env
 from dexndm_agents.dexndm.results import CONDITIONS
 from dexndm_agents.policies.baselines import ZeroPolicy
@@ -42,6 +43,9 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
         "whole_hand",
     }
     assert (run_dir / "comparison.png").is_file() and (run_dir / "model_study.png").is_file()
+    # a bundle ships where it is deployed: it names nothing of the machine it was made on
+    written = json.dumps(Bundle.load(run_dir / "bundles" / "dexndm.pt").config)
+    assert str(tmp_path) not in written and "out_dir" not in written
 
     # the bundles of this run hold lead adapters: a rerun asking for another kind must not
     # quietly reuse them

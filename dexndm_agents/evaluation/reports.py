@@ -104,13 +104,14 @@ TILT_BINS_DEG = (0.0, 30.0, 60.0, 90.0)
 
 def tilt_summary(rows: Sequence[EpisodeRow]) -> list[tuple[tuple[float, float], ConditionSummary]]:
     """Episodes grouped by start tilt (TILT_BINS_DEG): each bin's (low, high) and the summary
-    of its episodes; empty bins are left out."""
+    of its episodes, whose starts are a cell's grasps; empty bins are left out."""
     summary = []
     for low, high in itertools.pairwise(TILT_BINS_DEG):
         last = high == TILT_BINS_DEG[-1]
         chosen = [r for r in rows if low <= r.start_tilt_deg and (r.start_tilt_deg < high or last)]
         if chosen:
-            starts = [r.start for r in chosen]
+            # one grasp under two cells' axes or wrists is two episodes, not a repeat
+            starts = [f"{r.object_set} {r.wrist} {r.axis}: {r.start}" for r in chosen]
             summary.append(((low, high), ConditionSummary.of(chosen, starts=starts)))
     return summary
 

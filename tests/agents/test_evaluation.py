@@ -241,6 +241,14 @@ def _episode(tilt: float, rotr: float, dropped: bool = False, start: str = "") -
     )
 
 
+def test_one_grasp_in_two_cells_is_two_starts_in_the_tilt_summary():
+    up = _episode(10, 5.0, start="c/palm_up/3")
+    down = dataclasses.replace(up, axis="-z", rotr=-5.0)
+    again = dataclasses.replace(up, seed=9)  # the same cell and grasp: a repeat
+    (_, summary), *_ = tilt_summary([up, down, again])
+    assert summary.episodes == 3 and summary.distinct_starts == 2
+
+
 def test_tilt_summary_bins_episodes_by_start_tilt(tmp_path):
     rows = [_episode(5, 10), _episode(29.9, 30), _episode(61, 200, True), _episode(90, 300)]
     summary = tilt_summary(rows)

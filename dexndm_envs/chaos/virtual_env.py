@@ -46,9 +46,7 @@ from dexndm_envs.core import checks, interface, task
 from dexndm_envs.core.checks import Instance, Integer
 from dexndm_envs.core.constants import (
     CTRL_DT_S,
-    JOINT_LOWER_RAD,
     JOINT_NAMES,
-    JOINT_UPPER_RAD,
     MAX_DELTA_RAD,
     NUM_JOINTS,
 )
@@ -186,7 +184,8 @@ class VirtualChaosBoxEnv(gym.Env):
         other key (RESET_OPTIONS).
 
         Raises:
-            ValueError: for joint targets that are not 16 finite angles, or another key.
+            ValueError: for joint targets that are not 16 finite angles within the joint
+                limits, or another key.
             RuntimeError: if the balls find no room (too many of them, MAX_BALLS).
             EnvClosedError (a RuntimeError): after close().
         """
@@ -196,14 +195,9 @@ class VirtualChaosBoxEnv(gym.Env):
         super().reset(seed=seed)
         start = np.zeros(NUM_JOINTS)
         if "joint_targets" in options:
-            start = np.asarray(options["joint_targets"], dtype=np.float64)
-            if start.shape != (NUM_JOINTS,) or not np.isfinite(start).all():
-                raise ValueError(
-                    f"options['joint_targets'] must be {NUM_JOINTS} finite joint angles (rad) "
-                    f"in the order {', '.join(JOINT_NAMES)}"
-                )
+            start = interface.check_joint_targets(options["joint_targets"])
         model, data = self.model, self.data
-        self._targets = np.clip(start, JOINT_LOWER_RAD, JOINT_UPPER_RAD)
+        self._targets = start  # the start pose (0 rad) is inside every joint's range
         mujoco.mj_resetData(model, data)
         data.qpos[self._joint_qpos] = self._targets
         self.box.reset(model, data, self.np_random)  # clear of the hand where it now stands

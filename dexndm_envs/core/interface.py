@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -31,6 +32,33 @@ _INV_HALF_RANGE = 1.0 / _JOINT_HALF_RANGE
 def action_space() -> gym.spaces.Box:
     """Box(-1, 1, (16,), float32): one relative target change per joint."""
     return gym.spaces.Box(-1.0, 1.0, shape=(NUM_JOINTS,), dtype=np.float32)
+
+
+def check_joint_targets(joint_targets: Any) -> np.ndarray:
+    """reset's options["joint_targets"] (DexNDM-Real-v0, DexNDM-ChaosBox-v0) as float64 (16,)
+    within the joint limits (rad).
+
+    Raises:
+        ValueError: another shape, a non-finite value, or a joint outside its range (named);
+            nothing is clipped.
+    """
+    try:
+        targets = np.asarray(joint_targets, dtype=np.float64)
+    except (TypeError, ValueError):
+        targets = np.full(1, np.nan)
+    if targets.shape != (NUM_JOINTS,) or not np.isfinite(targets).all():
+        raise ValueError(
+            f"options['joint_targets'] must be {NUM_JOINTS} finite joint angles (rad) in the "
+            f"order {', '.join(JOINT_NAMES)}; got {joint_targets!r}"
+        )
+    outside = (targets < JOINT_LOWER_RAD) | (targets > JOINT_UPPER_RAD)
+    if outside.any():
+        i = int(np.flatnonzero(outside)[0])
+        raise ValueError(
+            f"options['joint_targets'][{i}] ({JOINT_NAMES[i]}) = {targets[i]:.3f} rad is outside "
+            f"the joint's range [{JOINT_LOWER_RAD[i]:.3f}, {JOINT_UPPER_RAD[i]:.3f}]"
+        )
+    return targets
 
 
 def check_action(action: np.ndarray) -> np.ndarray:

@@ -38,7 +38,6 @@ from dexndm_envs.core.constants import (
     JOINT_NAMES,
     JOINT_UPPER_RAD,
     MAX_DELTA_RAD,
-    NUM_JOINTS,
 )
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.hand.config import READING_TOLERANCE_RAD, HandConfig, load_hand_config
@@ -77,32 +76,6 @@ def out_of_range_error(
         joint,
         q,
     )
-
-
-def _checked_goal(joint_targets: Any) -> np.ndarray:
-    """reset's options["joint_targets"] as 16 angles within the joint limits (rad).
-
-    Raises:
-        ValueError: another shape, a non-finite value, or a joint outside its range (named);
-            nothing is clipped.
-    """
-    try:
-        goal_rad = np.asarray(joint_targets, dtype=np.float64)
-    except (TypeError, ValueError):
-        goal_rad = np.full(1, np.nan)
-    if goal_rad.shape != (NUM_JOINTS,) or not np.isfinite(goal_rad).all():
-        raise ValueError(
-            f"options['joint_targets'] must be {NUM_JOINTS} finite joint angles (rad), "
-            f"got {joint_targets!r}"
-        )
-    outside = (goal_rad < JOINT_LOWER_RAD) | (goal_rad > JOINT_UPPER_RAD)
-    if outside.any():
-        i = int(np.flatnonzero(outside)[0])
-        raise ValueError(
-            f"options['joint_targets'][{i}] ({JOINT_NAMES[i]}) = {goal_rad[i]:.3f} rad is outside "
-            f"the joint's range [{JOINT_LOWER_RAD[i]:.3f}, {JOINT_UPPER_RAD[i]:.3f}]"
-        )
-    return goal_rad
 
 
 def _start_targets(joint_pos: np.ndarray) -> np.ndarray:
@@ -207,7 +180,8 @@ class RealHandEnv(gym.Env):
         if self._closed:
             raise checks.closed_error(ENV_ID, "reset")
         options = checks.check_reset_options(options, RESET_OPTIONS, ENV_ID)
-        goal_rad = _checked_goal(options["joint_targets"]) if "joint_targets" in options else None
+        goal = options.get("joint_targets")
+        goal_rad = None if goal is None else interface.check_joint_targets(goal)
         super().reset(seed=seed)
         if not self.bus.is_open:
             self.bus.open()

@@ -133,6 +133,8 @@ def test_bad_use_is_refused_before_anything_moves():
         env.step(np.zeros(NUM_JOINTS))
     with pytest.raises(ValueError, match="16 finite joint angles"):
         env.reset(options={"joint_targets": np.zeros(3)})
+    with pytest.raises(ValueError, match=r"\[0\] \(if_mcp\) = 5.000 rad is outside"):
+        env.reset(options={"joint_targets": np.full(NUM_JOINTS, 5.0)})  # refused, not clipped
     env.reset(seed=0)
     with pytest.raises(ValueError, match="non-finite values for joints: if_mcp"):
         env.step(np.r_[np.nan, np.zeros(NUM_JOINTS - 1)])

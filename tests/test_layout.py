@@ -16,6 +16,7 @@ LAYERS = (
     "dexndm_envs.data",
     "dexndm_envs.dynamixel",
     "dexndm_envs.hand",
+    "dexndm_envs.engines",
     "dexndm_envs.virtual",
     "dexndm_envs.sim",
     "dexndm_envs.chaos",

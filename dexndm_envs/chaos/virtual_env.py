@@ -43,7 +43,7 @@ from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import box as chaos_box
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.core import checks, interface, task
-from dexndm_envs.core.checks import Instance, Integer
+from dexndm_envs.core.checks import Choice, Instance, Integer
 from dexndm_envs.core.constants import (
     CTRL_DT_S,
     JOINT_NAMES,
@@ -51,6 +51,8 @@ from dexndm_envs.core.constants import (
     NUM_JOINTS,
 )
 from dexndm_envs.dynamixel import control_table as ct
+from dexndm_envs.engines.engine import make_engine
+from dexndm_envs.engines.world import ENGINES, WorldProfile
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.virtual.profiles import HardwareProfile
 from dexndm_envs.virtual.servos import VirtualMotors
@@ -86,6 +88,11 @@ OPTION_RULES: dict[str, checks.Rule] = {
         (HandConfig, str, os.PathLike, type(None)),
         "a HandConfig, the path of a YAML/JSON hand config, or None",
     ),
+    "engine": Choice(ENGINES),
+    "world_profile": Instance(
+        (WorldProfile, str, os.PathLike),
+        "a preset name, the path of a YAML/JSON file, or a WorldProfile",
+    ),
 }
 """Constructor options and what each may be; wrist, axis and hardware_profile are checked by
 their own resolvers."""
@@ -105,6 +112,9 @@ class VirtualChaosBoxEnv(gym.Env):
             HandConfig or a YAML/JSON hand config; the public LEAP defaults when None.
         num_balls: soft balls in the box, 0 .. MAX_BALLS (NUM_BALLS: why 100).
         history_len: T, the number of (joint position, joint target) pairs observed.
+        engine: which physics computes the box: "mujoco" or "physx" (as DexNDM-Rotate-v0's
+            engine; the chaos-box data of the DexNDM loop come from its target world).
+        world_profile: how PhysX runs it (dexndm_envs.engines.world), checked on MuJoCo too.
 
     Raises:
         ValueError: for an unknown wrist, axis or profile, or a bad ball count, history length
@@ -123,6 +133,8 @@ class VirtualChaosBoxEnv(gym.Env):
         num_balls: int = NUM_BALLS,
         history_len: int = interface.DEFAULT_HISTORY_LEN,
         hand_config: HandConfig | str | Path | None = None,
+        engine: str = "mujoco",
+        world_profile: WorldProfile | str | Path = "default",
     ) -> None:
         if not isinstance(wrist, str) or wrist not in task.WRISTS:
             raise ValueError(
@@ -140,6 +152,7 @@ class VirtualChaosBoxEnv(gym.Env):
         self.motors.bind(self.model)
         mujoco.mj_setConst(self.model, self.data)
         self.box = chaos_box.ChaosBoxScene(self.model)
+        self.engine = make_engine(engine, world_profile)
         self._joint_qpos = np.array(
             [self.model.jnt_qposadr[self.model.joint(name).id] for name in JOINT_NAMES]
         )
@@ -174,7 +187,14 @@ class VirtualChaosBoxEnv(gym.Env):
             "seed": self.motors.seed,
             "scene": "chaos_box",
             "num_balls": self.num_balls,
+            **self.engine_description(),
         }
+
+    def engine_description(self) -> dict[str, Any]:
+        """The physics the box runs on (recorded with collected data; MuJoCo records none)."""
+        if self.engine.name == "mujoco":
+            return {}
+        return {"engine": self.engine.name, "world_profile": self.engine.world.name}
 
     # ------------------------------------------------------------------ reset
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -201,8 +221,9 @@ class VirtualChaosBoxEnv(gym.Env):
         mujoco.mj_resetData(model, data)
         data.qpos[self._joint_qpos] = self._targets
         self.box.reset(model, data, self.np_random)  # clear of the hand where it now stands
+        self.engine.reset(model, data)
         self.motors.reset(data, self._targets)
-        self.motors.run(model, data, round(SETTLE_S / SIM_DT_S))
+        self.motors.run(model, data, round(SETTLE_S / SIM_DT_S), self.engine.step)
         self._axis = task.sample_axis(self._axis_option, self.np_random).copy()
         self._started = True
         info = self._info()
@@ -220,7 +241,7 @@ class VirtualChaosBoxEnv(gym.Env):
             raise RuntimeError("call reset() before step()")
         self._targets = interface.next_targets(self._targets, action, self.max_delta_rad)
         self.motors.write_goal_rad(self._targets)
-        self.motors.run(self.model, self.data, self.frame_skip)
+        self.motors.run(self.model, self.data, self.frame_skip, self.engine.step)
         info = self._info()
         self.history.push(info["joint_pos"], self._targets)
         return self.history.observation(), 0.0, False, False, info
@@ -253,6 +274,8 @@ def collect_virtual_chaos_box(
     progress: bool = True,
     target_noise_rad: float = 0.0,
     hand_config: HandConfig | str | Path | None = None,
+    engine: str = "mujoco",
+    world_profile: WorldProfile | str | Path = "default",
 ) -> list[Path]:
     """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
 
@@ -261,13 +284,14 @@ def collect_virtual_chaos_box(
     without the bus. Episodes already in out_dir are kept and not collected again; a directory
     collected with other settings (including another profile, hand seed, hand config or ball
     count) is refused. Episode metadata records hardware {"kind": "virtual", "profile", "seed",
-    "scene": "chaos_box", "num_balls"}.
+    "scene": "chaos_box", "num_balls"}, and on PhysX its "engine" and "world_profile".
 
     Args:
         out_dir: the episodes' directory (episode_<index>.npz and collection.json).
         source: the actions, e.g. chaos_actions.ActionFile or SmoothRandomActions.
         episodes: how many episodes the directory should hold.
-        wrist, hardware_profile, hardware_seed, num_balls, hand_config: the env's options.
+        wrist, hardware_profile, hardware_seed, num_balls, hand_config, engine,
+            world_profile: the env's options.
         seed: episode e's trajectory, noise and the balls' first drop come from it.
         progress: show a progress bar.
         target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
@@ -287,6 +311,8 @@ def collect_virtual_chaos_box(
         hardware_seed=hardware_seed,
         num_balls=num_balls,
         hand_config=hand_config,
+        engine=engine,
+        world_profile=world_profile,
     )
     settings = chaos.collection_settings(
         port=None,

@@ -2,8 +2,9 @@
 
 `OPTION_RULES` states the type and the valid values of every constructor option that no
 resolver of its own checks: wrist, axis and start_tilt_deg are checked by
-dexndm_envs.core.task, hardware_profile by dexndm_envs.virtual.profiles.load_profile, config
-and domain_randomization by dexndm_envs.sim.config.resolve_config. `check_options` runs the
+dexndm_envs.core.task, hardware_profile by dexndm_envs.virtual.profiles.load_profile,
+world_profile's value by dexndm_envs.engines.world.load_world, config and domain_randomization
+by dexndm_envs.sim.config.resolve_config. `check_options` runs the
 table before the env builds anything, so a wrong option is named with its value and what is
 valid (`gym.make("DexNDM-Rotate-v0", history_len=True)`: "history_len must be an integer >= 1,
 got True (bool)").
@@ -17,6 +18,7 @@ from typing import Any
 
 from dexndm_envs.core import checks
 from dexndm_envs.core.checks import Choice, Instance, Integer, Names
+from dexndm_envs.engines.world import ENGINES, WorldProfile
 from dexndm_envs.hand.config import HandConfig
 from dexndm_envs.sim.grasps.cache import GraspCache
 
@@ -37,6 +39,11 @@ OPTION_RULES: dict[str, checks.Rule] = {
     "history_len": Integer(low=1),
     "hardware": Choice(HARDWARE),
     "hardware_seed": Integer(low=0),
+    "engine": Choice(ENGINES),
+    "world_profile": Instance(
+        (WorldProfile, str, os.PathLike),
+        "a preset name, the path of a YAML/JSON file, or a WorldProfile",
+    ),
     "hand_config": Instance(
         (HandConfig, *_PATH), "a HandConfig, the path of a YAML/JSON hand config, or None"
     ),

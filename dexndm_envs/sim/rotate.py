@@ -28,6 +28,8 @@ import numpy as np
 
 from dexndm_envs.core import checks, interface, task
 from dexndm_envs.core.constants import FINGERTIP_SITES, NUM_JOINTS
+from dexndm_envs.engines.engine import make_engine
+from dexndm_envs.engines.world import WorldProfile
 from dexndm_envs.hand.config import HandConfig, load_hand_config
 from dexndm_envs.sim import scene
 from dexndm_envs.sim.config import MAX_DELTA_RULE, RotateConfig, resolve_config
@@ -73,6 +75,11 @@ class RotateEnv(gym.Env):
         hardware_profile: the virtual hand's profile: a preset name (virtual.profiles.PROFILES),
             a YAML/JSON file of HardwareProfile fields, or a HardwareProfile.
         hardware_seed: which virtual hand (an integer >= 0): the per-motor spread is drawn from it.
+        engine: which physics computes the world: "mujoco" (the training world) or "physx"
+            (PhysX through SAPIEN, a world nobody here wrote; dexndm_envs.engines). Either
+            hardware runs on either engine.
+        world_profile: how PhysX runs the scene: a preset name (engines.world.WORLDS), a
+            YAML/JSON file of WorldProfile fields, or a WorldProfile (checked on MuJoCo too).
         hand_config: the hand's servo settings (gains, Goal Current: its torque limit) as
             DexNDM-Real-v0 takes them: a HandConfig or a YAML/JSON hand config
             (real/leap_hand.yaml); the public LEAP defaults when None. Both the ideal and
@@ -104,6 +111,8 @@ class RotateEnv(gym.Env):
         hardware: str = "ideal",
         hardware_profile: HardwareProfile | str | Path = "default",
         hardware_seed: int = 0,
+        engine: str = "mujoco",
+        world_profile: WorldProfile | str | Path = "default",
         hand_config: HandConfig | str | Path | None = None,
         domain_randomization: bool | None = None,
         config: RotateConfig | dict[str, Any] | None = None,
@@ -126,6 +135,7 @@ class RotateEnv(gym.Env):
         if hardware == "virtual":  # its latencies must be whole physics steps (ProfileError)
             motors.profile.latency_steps(self.config.sim_dt_s)
         self.motors = motors if hardware == "virtual" else None
+        self.engine = make_engine(engine, world_profile)
         self.obs_mode = obs_mode
         self.render_mode = render_mode
         self.width, self.height = width, height
@@ -263,6 +273,7 @@ class RotateEnv(gym.Env):
         grasp.write_state(model, data, self._palm, self._obj_qpos, self._wrist_quat)
         self._targets = grasp.joint_targets.copy()
         mujoco.mj_forward(model, data)
+        self.engine.reset(model, data)
         if self.motors is not None:
             self.motors.reset(data, self._targets)
 
@@ -280,6 +291,7 @@ class RotateEnv(gym.Env):
                 "axis": self._axis.copy(),
                 "randomization": params.as_dict(),
                 "hardware": self._hardware_description(),
+                "engine": self._engine_description(),
             }
         )
         if self.render_mode == "human":
@@ -298,13 +310,13 @@ class RotateEnv(gym.Env):
             self.randomizer.disturb(data, self._obj_body, self.np_random)
         if self.motors is not None:
             self.motors.write_goal_rad(self._targets)
-            self.motors.run(model, data, self.frame_skip)
+            self.motors.run(model, data, self.frame_skip, self.engine.step)
         else:
             latency = self.randomizer.latency_steps
             if latency:
-                mujoco.mj_step(model, data, nstep=latency)  # the old targets are still in ctrl
+                self.engine.step(model, data, latency)  # the old targets are still in ctrl
             data.ctrl[:] = self._targets
-            mujoco.mj_step(model, data, nstep=self.frame_skip - latency)
+            self.engine.step(model, data, self.frame_skip - latency)
 
         x, y, z = self._obj_pos.tolist()
         cx, cy, cz = _WORLD_CENTER
@@ -330,6 +342,11 @@ class RotateEnv(gym.Env):
         if self.motors is None:
             return {"kind": "ideal"}
         return {"kind": "virtual", "profile": self.motors.profile.name, "seed": self.motors.seed}
+
+    def _engine_description(self) -> dict[str, Any]:
+        if self.engine.name == "mujoco":
+            return {"name": "mujoco"}
+        return {"name": self.engine.name, "world_profile": self.engine.world.name}
 
     def _info(self, dropped: bool) -> dict[str, Any]:
         qpos = self.data.qpos.copy()  # one copy; the arrays below are views of it

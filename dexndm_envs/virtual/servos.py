@@ -29,6 +29,7 @@ control tables (starting, as an XC330 powers up, with torque off in mode 3).
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 import mujoco
 import numpy as np
@@ -135,15 +136,24 @@ class VirtualMotors:
             [reading] * (self._read_delay + 1), maxlen=self._read_delay + 1
         )
 
-    def run(self, model: mujoco.MjModel, data: mujoco.MjData, nsteps: int) -> None:
-        """Advance nsteps physics steps with the servos in the loop."""
+    def run(
+        self,
+        model: mujoco.MjModel,
+        data: mujoco.MjData,
+        nsteps: int,
+        step: Callable[[mujoco.MjModel, mujoco.MjData], None] = mujoco.mj_step,
+    ) -> None:
+        """Advance nsteps physics steps with the servos in the loop.
+
+        step advances one physics step: mujoco.mj_step, or an engine's (dexndm_envs.engines).
+        """
         for _ in range(nsteps):
             while self._pending and self._pending[0][0] <= self._clock:
                 self.goal_ticks = self._pending.popleft()[1]
             q_before = data.qpos[self._qpos].copy()
             torque, contact = self._gear_torque(self._motor_torque(data))
             data.ctrl[self._act] = torque
-            mujoco.mj_step(model, data)
+            step(model, data)
             # while the gears are apart the finger moves without dragging the motor along
             moved = data.qpos[self._qpos] - q_before
             self._gap = np.clip(

@@ -1,0 +1,419 @@
+"""Build a PhysX (SAPIEN) scene from a compiled MuJoCo model.
+
+SAPIEN 3 reads URDF, not MJCF; every collision geom of the project's scenes is a primitive, so
+the scene is built from the compiled `mujoco.MjModel` itself, after every edit the environment
+made to it (wrist pose, randomised masses, gains and friction):
+
+- A body on the world with hinge-jointed descendants (the palm) becomes the fixed root of an
+  articulation; each hinge body a revolute link. Its joint frame sits at the hinge with its x
+  axis along the hinge axis (PhysX turns revolute joints about x). Limits and armature carry
+  over; position actuators become PhysX joint drives (stiffness kp, damping kv, force limit the
+  actuator's force range); any other actuator's force is applied as a joint torque.
+- A free-jointed body (the object, chaos-box balls) becomes a dynamic rigid body; a body
+  welded to the world (walls) a static one. Mass, centre of mass and principal inertia carry
+  over from the model; shapes do not add mass.
+- Capsules, cylinders and planes turn from MuJoCo's z axis to PhysX's x axis.
+- Collision filtering reproduces MuJoCo's: contype/conaffinity become SAPIEN's contact-type and
+  affinity words (a pair collides if either one's type meets the other's affinity, as in
+  MuJoCo); pairs MuJoCo leaves out though their bits match (parent and child, <exclude>, two
+  bodies fixed to the world) each get a bit of their own in the ignore word.
+- Friction per the world profile's mapping (engines.world.WorldProfile.friction_mapping).
+
+`build_scene` returns a `PhysxScene`: the SAPIEN objects and the index maps between them and
+the model. dexndm_envs.engines.physx steps it.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import mujoco
+import numpy as np
+
+from dexndm_envs.engines.world import WorldProfile
+
+try:  # an optional dependency: the MuJoCo engine needs none of it
+    with warnings.catch_warnings():  # physics needs no Vulkan; SAPIEN warns that it has none
+        warnings.simplefilter("ignore", UserWarning)
+        import sapien
+        import sapien.physx as physx
+except ImportError:  # pragma: no cover - exercised where sapien is not installed
+    sapien = None
+
+_X_TO_Z = (math.cos(-math.pi / 4), 0.0, math.sin(-math.pi / 4), 0.0)
+"""Rotation taking PhysX's shape and joint axis (x) to MuJoCo's (z): -90 deg about y."""
+
+_MAX_IGNORE_BITS = 32
+
+
+class ConversionError(ValueError):
+    """The model holds something the PhysX scene cannot represent (named in the message)."""
+
+
+def require_sapien() -> None:
+    """Raise ImportError with the install line when SAPIEN is missing."""
+    if sapien is None:
+        raise ImportError(
+            'engine="physx" needs SAPIEN (PhysX): pip install -e ".[physx]" -c constraints.txt'
+        )
+
+
+@dataclass
+class PhysxScene:
+    """A built scene and its maps to the MuJoCo model it came from."""
+
+    scene: sapien.Scene
+    system: physx.PhysxCpuSystem
+    articulation: physx.PhysxArticulation | None
+    links: dict[int, physx.PhysxArticulationLinkComponent]
+    """MuJoCo body id -> its articulation link (the root included)."""
+    joint_qpos: np.ndarray
+    """MuJoCo qpos address of each articulation dof, in PhysX's order."""
+    joint_dof: np.ndarray
+    """MuJoCo dof address of each articulation dof, in PhysX's order."""
+    free_bodies: list[tuple[int, physx.PhysxRigidDynamicComponent]] = field(default_factory=list)
+    """(MuJoCo body id, its rigid body) of every free-jointed body."""
+    ignore_pairs: list[tuple[int, int]] = field(default_factory=list)
+    """Body pairs given an ignore bit (MuJoCo excludes them though their bits match)."""
+
+
+def _pose(pos: np.ndarray, quat: np.ndarray) -> sapien.Pose:
+    return sapien.Pose(np.asarray(pos, np.float64), np.asarray(quat, np.float64))
+
+
+def _axis_pose(pos: np.ndarray, quat: np.ndarray) -> sapien.Pose:
+    """The pose of a shape or joint frame whose x axis is the z axis of (pos, quat)."""
+    return _pose(pos, quat) * sapien.Pose([0.0, 0.0, 0.0], _X_TO_Z)
+
+
+def _x_to_axis(axis: np.ndarray) -> np.ndarray:
+    """A quaternion taking the x axis to `axis` (unit, in the body frame)."""
+    z_to_axis = np.zeros(4)
+    mujoco.mju_quatZ2Vec(z_to_axis, np.asarray(axis, np.float64))
+    out = np.zeros(4)
+    mujoco.mju_mulQuat(out, z_to_axis, np.array(_X_TO_Z))
+    return out
+
+
+# ---------------------------------------------------------------- collision filtering
+def _collision_geoms(model: mujoco.MjModel) -> np.ndarray:
+    return np.flatnonzero((model.geom_contype != 0) | (model.geom_conaffinity != 0))
+
+
+def mujoco_excludes(model: mujoco.MjModel, body1: int, body2: int) -> bool:
+    """Whether MuJoCo leaves out every contact between two bodies, whatever their geoms' bits.
+
+    Same body, both fixed to the world, parent and child (unless the parent is the world, and
+    with the parent filter on), or named in an <exclude>.
+    """
+    if body1 == body2:
+        return True
+    weld1, weld2 = model.body_weldid[body1], model.body_weldid[body2]
+    if weld1 == weld2:
+        return True  # both static, or welded together
+    filterparent = not (model.opt.disableflags & int(mujoco.mjtDisableBit.mjDSBL_FILTERPARENT))
+    parent1 = model.body_weldid[model.body_parentid[weld1]]
+    parent2 = model.body_weldid[model.body_parentid[weld2]]
+    if filterparent and ((parent1 == weld2 and weld2 != 0) or (parent2 == weld1 and weld1 != 0)):
+        return True
+    low, high = sorted((body1, body2))
+    return bool(np.any(model.exclude_signature == (low << 16) + high))
+
+
+def _bits_meet(model: mujoco.MjModel, g1: int, g2: int) -> bool:
+    ct, ca = model.geom_contype, model.geom_conaffinity
+    return bool((ct[g1] & ca[g2]) or (ct[g2] & ca[g1]))
+
+
+def ignore_bits(model: mujoco.MjModel) -> tuple[dict[int, int], list[tuple[int, int]]]:
+    """Per body, the ignore word; and the body pairs that needed a bit.
+
+    A pair needs one where MuJoCo excludes it (mujoco_excludes) but some pair of their geoms
+    has matching bits, so that the type/affinity words alone would let PhysX collide them.
+
+    Raises:
+        ConversionError: for more such pairs than the 32 bits of the word.
+    """
+    geoms = _collision_geoms(model)
+    body_of = model.geom_bodyid
+    pairs: set[tuple[int, int]] = set()
+    for i, g1 in enumerate(geoms):
+        for g2 in geoms[i + 1 :]:
+            b1, b2 = sorted((int(body_of[g1]), int(body_of[g2])))
+            if b1 != b2 and _bits_meet(model, g1, g2) and mujoco_excludes(model, b1, b2):
+                pairs.add((b1, b2))
+    ordered = sorted(pairs)
+    if len(ordered) > _MAX_IGNORE_BITS:
+        raise ConversionError(
+            f"{len(ordered)} excluded body pairs need an ignore bit each; PhysX has "
+            f"{_MAX_IGNORE_BITS}"
+        )
+    words: dict[int, int] = {}
+    for bit, (b1, b2) in enumerate(ordered):
+        for body in (b1, b2):
+            words[body] = words.get(body, 0) | (1 << bit)
+    return words, ordered
+
+
+def physx_collides(groups1: list[int], groups2: list[int]) -> bool:
+    """SAPIEN's collision rule for two shapes' group words (sapien.physx docs)."""
+    meet = (groups1[0] & groups2[1]) or (groups1[1] & groups2[0])
+    ignored = (groups1[2] & groups2[2]) and (groups1[3] & 0xFFFF) == (groups2[3] & 0xFFFF)
+    return bool(meet and not ignored)
+
+
+# ---------------------------------------------------------------- shapes and materials
+def geom_frictions(model: mujoco.MjModel, world: WorldProfile) -> np.ndarray:
+    """The PhysX (dynamic) friction of every geom, per world.friction_mapping."""
+    mu = model.geom_friction[:, 0].copy()
+    if world.friction_mapping == "raw":
+        return mu
+    base = world.base_friction
+    return np.where(model.geom_priority > 0, np.maximum(2.0 * mu - base, 0.0), base)
+
+
+def _shape(model: mujoco.MjModel, geom: int, material: physx.PhysxMaterial):
+    kind, size = int(model.geom_type[geom]), model.geom_size[geom]
+    pos, quat = model.geom_pos[geom], model.geom_quat[geom]
+    if kind == int(mujoco.mjtGeom.mjGEOM_BOX):
+        shape = physx.PhysxCollisionShapeBox(half_size=size.tolist(), material=material)
+        shape.local_pose = _pose(pos, quat)
+    elif kind == int(mujoco.mjtGeom.mjGEOM_SPHERE):
+        shape = physx.PhysxCollisionShapeSphere(radius=float(size[0]), material=material)
+        shape.local_pose = _pose(pos, quat)
+    elif kind in (int(mujoco.mjtGeom.mjGEOM_CAPSULE), int(mujoco.mjtGeom.mjGEOM_CYLINDER)):
+        cls = (
+            physx.PhysxCollisionShapeCapsule
+            if kind == int(mujoco.mjtGeom.mjGEOM_CAPSULE)
+            else physx.PhysxCollisionShapeCylinder
+        )
+        shape = cls(radius=float(size[0]), half_length=float(size[1]), material=material)
+        shape.local_pose = _axis_pose(pos, quat)
+    elif kind == int(mujoco.mjtGeom.mjGEOM_PLANE):
+        shape = physx.PhysxCollisionShapePlane(material=material)
+        shape.local_pose = _axis_pose(pos, quat)
+    else:
+        name = model.geom(geom).name or f"#{geom}"
+        raise ConversionError(
+            f"geom {name} of body {model.body(model.geom_bodyid[geom]).name} is a "
+            f"{mujoco.mjtGeom(kind).name}; the PhysX scene takes boxes, spheres, capsules, "
+            "cylinders and planes"
+        )
+    return shape
+
+
+def _attach_shapes(component, model, body, world, frictions, words) -> None:
+    for geom in _collision_geoms(model):
+        if model.geom_bodyid[geom] != body:
+            continue
+        mu = float(frictions[geom])
+        material = physx.PhysxMaterial(mu * world.static_friction_ratio, mu, world.restitution)
+        shape = _shape(model, geom, material)
+        shape.set_collision_groups(
+            [
+                int(model.geom_contype[geom]),
+                int(model.geom_conaffinity[geom]),
+                words.get(body, 0),
+                0,
+            ]
+        )
+        shape.set_contact_offset(world.contact_offset_m)
+        shape.set_rest_offset(world.rest_offset_m)
+        component.attach(shape)
+
+
+def _set_mass(component, model: mujoco.MjModel, body: int) -> None:
+    mass = float(model.body_mass[body])
+    if mass <= 0.0:
+        raise ConversionError(f"body {model.body(body).name} has no mass; PhysX needs one")
+    component.mass = mass
+    component.cmass_local_pose = _pose(model.body_ipos[body], model.body_iquat[body])
+    component.inertia = np.maximum(model.body_inertia[body], 1e-12).astype(np.float32)
+
+
+# ---------------------------------------------------------------- the scene
+def _configure(model: mujoco.MjModel, world: WorldProfile) -> None:
+    physx.set_scene_config(
+        gravity=np.asarray(model.opt.gravity, np.float32),
+        enable_pcm=world.enable_pcm,
+        enable_tgs=world.solver == "tgs",
+    )
+    physx.set_body_config(
+        solver_position_iterations=world.position_iterations,
+        solver_velocity_iterations=world.velocity_iterations,
+        sleep_threshold=0.0,
+    )
+    physx.set_shape_config(contact_offset=world.contact_offset_m, rest_offset=world.rest_offset_m)
+
+
+def _children(model: mujoco.MjModel) -> dict[int, list[int]]:
+    children: dict[int, list[int]] = {b: [] for b in range(model.nbody)}
+    for body in range(1, model.nbody):
+        children[int(model.body_parentid[body])].append(body)
+    return children
+
+
+def _joint_of(model: mujoco.MjModel, body: int) -> int | None:
+    """The body's one joint, or None; ConversionError for several."""
+    count = int(model.body_jntnum[body])
+    if count > 1:
+        raise ConversionError(f"body {model.body(body).name} has {count} joints; PhysX takes one")
+    return int(model.body_jntadr[body]) if count else None
+
+
+def build_scene(model: mujoco.MjModel, data: mujoco.MjData, world: WorldProfile) -> PhysxScene:
+    """A PhysX scene of model in the state of data (call after mj_forward on data)."""
+    require_sapien()
+    _configure(model, world)
+    system = physx.PhysxCpuSystem()
+    system.timestep = float(model.opt.timestep) / world.substeps
+    scene = sapien.Scene([system])
+    frictions = geom_frictions(model, world)
+    words, pairs = ignore_bits(model)
+    built = PhysxScene(scene, system, None, {}, np.zeros(0, int), np.zeros(0, int), [], pairs)
+    children = _children(model)
+    for body in children[0]:
+        joint = _joint_of(model, body)
+        if joint is not None and model.jnt_type[joint] == int(mujoco.mjtJoint.mjJNT_FREE):
+            _add_free_body(built, model, data, body, world, frictions, words)
+        elif joint is not None:
+            raise ConversionError(
+                f"body {model.body(body).name} hangs on the world by a "
+                f"{mujoco.mjtJoint(model.jnt_type[joint]).name}; PhysX scenes take free "
+                "bodies, fixed bodies and fixed-root articulations"
+            )
+        elif children[body]:
+            if built.articulation is not None:
+                raise ConversionError("the PhysX scene takes one articulation (one hand)")
+            _add_articulation(built, model, data, body, children, world, frictions, words)
+        else:
+            _add_static(scene, model, data, body, world, frictions, words)
+    _add_static(scene, model, data, 0, world, frictions, words)  # the world's own geoms
+    return built
+
+
+def _add_static(scene, model, data, body, world, frictions, words) -> None:
+    if not np.any(model.geom_bodyid[_collision_geoms(model)] == body):
+        return
+    component = physx.PhysxRigidStaticComponent()
+    _attach_shapes(component, model, body, world, frictions, words)
+    entity = sapien.Entity()
+    entity.add_component(component)
+    entity.pose = _pose(data.xpos[body], data.xquat[body])
+    scene.add_entity(entity)
+
+
+def _add_free_body(built, model, data, body, world, frictions, words) -> None:
+    if int(model.body_parentid[body]) != 0 or np.any(model.body_parentid[1:] == body):
+        raise ConversionError(f"free body {model.body(body).name} has children; PhysX cannot")
+    component = physx.PhysxRigidDynamicComponent()
+    _attach_shapes(component, model, body, world, frictions, words)
+    _set_mass(component, model, body)
+    component.set_max_depenetration_velocity(world.max_depenetration_velocity_m_s)
+    entity = sapien.Entity()
+    entity.add_component(component)
+    entity.pose = _pose(data.xpos[body], data.xquat[body])
+    built.scene.add_entity(entity)
+    built.free_bodies.append((body, component))
+
+
+def _add_articulation(built, model, data, root, children, world, frictions, words) -> None:
+    entities, order = [], [root]
+    for body in order:  # breadth first: a parent is built before its children
+        order.extend(children[body])
+    for body in order:
+        parent = None if body == root else built.links[int(model.body_parentid[body])]
+        link = physx.PhysxArticulationLinkComponent(parent)
+        link.name = model.body(body).name
+        _attach_shapes(link, model, body, world, frictions, words)
+        _set_mass(link, model, body)
+        link.set_max_depenetration_velocity(world.max_depenetration_velocity_m_s)
+        if body == root:
+            link.joint.type = "fixed"
+        else:
+            _set_joint(link, model, body)
+        entity = sapien.Entity()
+        entity.add_component(link)
+        entities.append(entity)
+        built.links[body] = link
+    entities[0].pose = _pose(data.xpos[root], data.xquat[root])
+    for entity in entities:
+        built.scene.add_entity(entity)
+    articulation = built.links[root].articulation
+    # PhysX orders the dofs its own way: map them back through the links' names
+    bodies = [model.body(j.child_link.name).id for j in articulation.get_active_joints()]
+    hinges = [int(model.body_jntadr[b]) for b in bodies]
+    built.articulation = articulation
+    built.joint_qpos = np.array([model.jnt_qposadr[j] for j in hinges], dtype=int)
+    built.joint_dof = np.array([model.jnt_dofadr[j] for j in hinges], dtype=int)
+    _set_drives(built, model)
+
+
+def _set_joint(link, model: mujoco.MjModel, body: int) -> None:
+    joint = _joint_of(model, body)
+    if joint is None or model.jnt_type[joint] != int(mujoco.mjtJoint.mjJNT_HINGE):
+        raise ConversionError(
+            f"body {model.body(body).name} of the articulation needs one hinge joint"
+        )
+    if abs(float(model.qpos0[model.jnt_qposadr[joint]])) > 0.0:
+        raise ConversionError(f"joint {model.joint(joint).name} has a nonzero reference angle")
+    in_child = _pose(model.jnt_pos[joint], _x_to_axis(model.jnt_axis[joint]))
+    link.joint.type = "revolute"
+    link.joint.pose_in_child = in_child
+    link.joint.pose_in_parent = _pose(model.body_pos[body], model.body_quat[body]) * in_child
+    if model.jnt_limited[joint]:
+        link.joint.limit = np.asarray(model.jnt_range[joint], np.float32).reshape(1, 2)
+    dof = int(model.jnt_dofadr[joint])
+    link.joint.armature = np.array([model.dof_armature[dof]], np.float32)
+    link.joint.set_friction(0.0)  # MuJoCo's frictionloss is applied by the engine (world profile)
+
+
+def _set_drives(built: PhysxScene, model: mujoco.MjModel) -> None:
+    """Position actuators become joint drives; others get stiffness and damping 0."""
+    joints = built.articulation.get_active_joints()
+    for joint in joints:
+        joint.set_drive_properties(0.0, 0.0, 0.0)
+    for actuator in range(model.nu):
+        slot = drive_slot(built, model, actuator)
+        if slot is None:
+            continue
+        kp, kv = (
+            float(model.actuator_gainprm[actuator, 0]),
+            -float(model.actuator_biasprm[actuator, 2]),
+        )
+        limit = (
+            float(np.max(np.abs(model.actuator_forcerange[actuator])))
+            if model.actuator_forcelimited[actuator]
+            else 3.4e38
+        )
+        joints[slot].set_drive_properties(kp, kv, limit, "force")
+
+
+def is_position_servo(model: mujoco.MjModel, actuator: int) -> bool:
+    """A position actuator: force kp (ctrl - q) - kv qdot on a hinge, gear 1."""
+    gain, bias = model.actuator_gainprm[actuator], model.actuator_biasprm[actuator]
+    return (
+        int(model.actuator_biastype[actuator]) == int(mujoco.mjtBias.mjBIAS_AFFINE)
+        and bias[1] < 0.0
+        and math.isclose(gain[0], -bias[1], rel_tol=1e-12)
+        and bias[0] == 0.0
+    )
+
+
+def drive_slot(built: PhysxScene, model: mujoco.MjModel, actuator: int) -> int | None:
+    """The articulation dof a position actuator drives, or None for another actuator.
+
+    Raises:
+        ConversionError: for an actuator that is not on a hinge of the articulation with gear 1.
+    """
+    if int(model.actuator_trntype[actuator]) != int(mujoco.mjtTrn.mjTRN_JOINT):
+        raise ConversionError(f"actuator {model.actuator(actuator).name} is not on a joint")
+    if not np.allclose(model.actuator_gear[actuator], [1, 0, 0, 0, 0, 0]):
+        raise ConversionError(f"actuator {model.actuator(actuator).name} has a gear other than 1")
+    qpos = model.jnt_qposadr[model.actuator_trnid[actuator, 0]]
+    slots = np.flatnonzero(built.joint_qpos == qpos)
+    if len(slots) != 1:
+        raise ConversionError(f"actuator {model.actuator(actuator).name} drives no hand joint")
+    return int(slots[0]) if is_position_servo(model, actuator) else None

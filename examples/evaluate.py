@@ -21,6 +21,8 @@ Usage:
     MUJOCO_GL=egl python examples/evaluate.py --policy runs/ppo/policy.zip \\
         --object-sets cylinder cuboid --wrists palm_up palm_down --axes +z -z --video
     MUJOCO_GL=egl python examples/evaluate.py --policy zero --hardware virtual --episodes 3
+    python examples/evaluate.py --policy pretrained --engine physx --episodes 400 --seed 5000
+    python examples/evaluate.py --policy pretrained --engine physx --world-profile my_world.yaml
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from dexndm_agents.policies.files import Policy
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.cli import AxisName, UsageError, check_at_least, checking_input, run
 from dexndm_envs.core.task import resolve_wrist
+from dexndm_envs.engines.world import load_world
 from dexndm_envs.sim.objects.catalog import resolve_object_set
 from dexndm_envs.virtual.profiles import load_profile
 
@@ -72,6 +75,11 @@ class Args:
     """The simulated hand: ideal actuators, or the virtual LEAP hand (servos, gears)."""
     hardware_profile: str = "default"
     """The virtual hand's profile: a preset name or a YAML/JSON file."""
+    engine: Literal["mujoco", "physx"] = "mujoco"
+    """The physics: MuJoCo (the training world) or PhysX (a world nobody here wrote)."""
+    world_profile: str = "default"
+    """How PhysX runs the scene: a preset (default, fine) or a YAML/JSON file of WorldProfile
+    fields (dexndm_envs.engines.world)."""
     domain_randomization: bool = False
     """Randomise physics as in training (overrides the setting the policy was trained with)."""
     out_dir: Path = Path("outputs/evaluation")
@@ -112,6 +120,8 @@ def check_args(args: Args) -> None:
     if args.hardware == "virtual":
         with checking_input("--hardware-profile"):
             load_profile(args.hardware_profile)
+    with checking_input("--world-profile"):
+        load_world(args.world_profile)
 
 
 def main(args: Args) -> None:
@@ -121,6 +131,8 @@ def main(args: Args) -> None:
     env_kwargs = {
         "hardware": args.hardware,
         "hardware_profile": args.hardware_profile,
+        "engine": args.engine,
+        "world_profile": args.world_profile,
         "domain_randomization": args.domain_randomization,
     }
     episodes: list[EpisodeRow] = []
@@ -138,7 +150,11 @@ def main(args: Args) -> None:
         episode_rows=episodes,
     )
     last_seed = args.seed + args.episodes - 1
-    print(f"policy: {args.policy}  hardware: {args.hardware}  seeds: {args.seed}-{last_seed}")
+    engine = args.engine if args.engine == "mujoco" else f"{args.engine} ({args.world_profile})"
+    print(
+        f"policy: {args.policy}  hardware: {args.hardware}  engine: {engine}  "
+        f"seeds: {args.seed}-{last_seed}"
+    )
     print(format_table(rows))
     csv_path, json_path = save_table(rows, args.out_dir)
     print()

@@ -51,7 +51,12 @@ RUN_ONLY_FIELDS = (
 )
 """TrainConfig fields a run may change when it continues; every other one must match."""
 
-ADDED_FIELDS: dict[str, Any] = {"env.hand_config": None, "env.hardware_seed": 0}
+ADDED_FIELDS: dict[str, Any] = {
+    "env.hand_config": None,
+    "env.hardware_seed": 0,
+    "env.engine": "mujoco",
+    "env.world_profile": "default",
+}
 """Settings newer than some config.json files, with the value those runs had."""
 
 RUN_FILES = (CHECKPOINT_DIR, f"{BEST_MODEL}.zip", f"{FINAL_MODEL}.zip", f"{INTERRUPTED_MODEL}.zip")

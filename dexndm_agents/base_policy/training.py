@@ -33,7 +33,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from stable_baselines3.common.callbacks import CallbackList, EvalCallback
 from stable_baselines3.common.vec_env import VecEnv, VecNormalize
@@ -77,6 +77,7 @@ from dexndm_agents.policies.gait_offsets import (
 from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.core.cli import AxisName
 from dexndm_envs.core.interface import DEFAULT_HISTORY_LEN
+from dexndm_envs.engines.world import load_world
 from dexndm_envs.hand.config import load_hand_config
 
 ENV_ID = "DexNDM-Rotate-v0"
@@ -101,6 +102,11 @@ class EnvOptions:
     """The virtual hand's profile: a preset name or a YAML/JSON file of HardwareProfile fields."""
     hardware_seed: int = 0
     """Which virtual hand: its per-motor spread is drawn from this seed."""
+    engine: Literal["mujoco", "physx"] = "mujoco"
+    """The physics: MuJoCo, or PhysX (a world nobody here wrote; dexndm_envs.engines)."""
+    world_profile: str = "default"
+    """How PhysX runs the scene: a preset (default, fine) or a YAML/JSON file of WorldProfile
+    fields."""
     hand_config: Path | None = None
     """The hand's servo settings (gains, Goal Current) as a YAML/JSON hand config
     (real/leap_hand.yaml); the public LEAP defaults when unset."""
@@ -228,6 +234,7 @@ def check_config(cfg: TrainConfig) -> None:
     algo_kwargs(cfg)  # the JSON options parse
     cfg.env.as_kwargs()
     load_hand_config(cfg.env.hand_config)  # names a bad file or value now, not in a worker
+    load_world(cfg.env.world_profile)
     if cfg.gait is not None:
         if not Path(cfg.gait).is_file():
             raise ValueError(f"--gait {cfg.gait}: no such file")

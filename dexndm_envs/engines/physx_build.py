@@ -312,6 +312,8 @@ def _add_free_body(built, model, data, body, world, frictions, words) -> None:
     _attach_shapes(component, model, body, world, frictions, words)
     _set_mass(component, model, body)
     component.set_max_depenetration_velocity(world.max_depenetration_velocity_m_s)
+    component.set_angular_damping(world.angular_damping)
+    component.set_linear_damping(world.linear_damping)
     entity = sapien.Entity()
     entity.add_component(component)
     entity.pose = _pose(data.xpos[body], data.xquat[body])

@@ -86,6 +86,10 @@ class WorldProfile:
     max_depenetration_velocity_m_s: float = setting(0.5, Number(0.0, 100.0, low_open=True))
     """The fastest PhysX pushes overlapping shapes apart (grasps settled in MuJoCo start a
     fraction of a millimetre inside one another)."""
+    angular_damping: float = setting(0.0, Number(0.0, 10.0))
+    """Velocity damping of free bodies' spin (PhysX's default is 0.05 1/s; MuJoCo has none)."""
+    linear_damping: float = setting(0.0, Number(0.0, 10.0))
+    """Velocity damping of free bodies' motion (PhysX's default and MuJoCo: none)."""
     enable_pcm: bool = setting(True, Flag())
     """PhysX's persistent contact manifolds (its default)."""
 

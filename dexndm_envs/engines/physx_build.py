@@ -12,7 +12,10 @@ made to it (wrist pose, randomised masses, gains and friction):
 - A free-jointed body (the object, chaos-box balls) becomes a dynamic rigid body; a body
   welded to the world (walls) a static one. Mass, centre of mass and principal inertia carry
   over from the model; shapes do not add mass.
-- Capsules, cylinders and planes turn from MuJoCo's z axis to PhysX's x axis.
+- Capsules, cylinders and planes turn from MuJoCo's z axis to PhysX's x axis. PhysX has no
+  ellipsoid: one becomes the convex hull of ELLIPSOID_POINTS points on its surface (inside
+  it, by at most 2 % of a radius). A mesh becomes the convex hull of its vertices, the shape
+  MuJoCo collides with too.
 - Collision filtering reproduces MuJoCo's: contype/conaffinity become SAPIEN's contact-type and
   affinity words (a pair collides if either one's type meets the other's affinity, as in
   MuJoCo); pairs MuJoCo leaves out though their bits match (parent and child, <exclude>, two
@@ -46,6 +49,9 @@ _X_TO_Z = (math.cos(-math.pi / 4), 0.0, math.sin(-math.pi / 4), 0.0)
 """Rotation taking PhysX's shape and joint axis (x) to MuJoCo's (z): -90 deg about y."""
 
 _MAX_IGNORE_BITS = 32
+
+ELLIPSOID_POINTS = 256
+"""Points on an ellipsoid's surface whose convex hull stands in for it in PhysX."""
 
 
 class ConversionError(ValueError):
@@ -191,6 +197,11 @@ def _shape(model: mujoco.MjModel, geom: int, material: physx.PhysxMaterial):
         )
         shape = cls(radius=float(size[0]), half_length=float(size[1]), material=material)
         shape.local_pose = _axis_pose(pos, quat)
+    elif kind in (int(mujoco.mjtGeom.mjGEOM_ELLIPSOID), int(mujoco.mjtGeom.mjGEOM_MESH)):
+        shape = physx.PhysxCollisionShapeConvexMesh(
+            vertices=_hull_points(model, geom), scale=[1.0, 1.0, 1.0], material=material
+        )
+        shape.local_pose = _pose(pos, quat)
     elif kind == int(mujoco.mjtGeom.mjGEOM_PLANE):
         shape = physx.PhysxCollisionShapePlane(material=material)
         shape.local_pose = _axis_pose(pos, quat)
@@ -199,9 +210,24 @@ def _shape(model: mujoco.MjModel, geom: int, material: physx.PhysxMaterial):
         raise ConversionError(
             f"geom {name} of body {model.body(model.geom_bodyid[geom]).name} is a "
             f"{mujoco.mjtGeom(kind).name}; the PhysX scene takes boxes, spheres, capsules, "
-            "cylinders and planes"
+            "cylinders, ellipsoids, meshes and planes"
         )
     return shape
+
+
+def _hull_points(model: mujoco.MjModel, geom: int) -> np.ndarray:
+    """Vertices (n, 3; geom frame) of the convex shape standing in for an ellipsoid or mesh."""
+    if int(model.geom_type[geom]) == int(mujoco.mjtGeom.mjGEOM_MESH):
+        mesh = int(model.geom_dataid[geom])
+        start, count = int(model.mesh_vertadr[mesh]), int(model.mesh_vertnum[mesh])
+        return model.mesh_vert[start : start + count].astype(np.float32)
+    index = np.arange(ELLIPSOID_POINTS) + 0.5  # a Fibonacci lattice: evenly spread points
+    polar = np.arccos(1.0 - 2.0 * index / ELLIPSOID_POINTS)
+    azimuth = np.pi * (1.0 + 5.0**0.5) * index
+    unit = np.stack(
+        [np.sin(polar) * np.cos(azimuth), np.sin(polar) * np.sin(azimuth), np.cos(polar)], -1
+    )
+    return (unit * model.geom_size[geom]).astype(np.float32)
 
 
 def _attach_shapes(component, model, body, world, frictions, words) -> None:

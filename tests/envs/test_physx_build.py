@@ -139,13 +139,35 @@ def test_excluded_pairs_make_no_contacts_where_they_overlap():
 
 def test_unsupported_geoms_are_named():
     model = mujoco.MjModel.from_xml_string(
-        """<mujoco><worldbody><body name="egg"><freejoint/>
-        <geom name="shell" type="ellipsoid" size="0.01 0.02 0.03"/></body></worldbody></mujoco>"""
+        """<mujoco><asset><hfield name="ground" nrow="2" ncol="2" size="1 1 0.1 0.1"/></asset>
+        <worldbody><body name="terrain"><geom name="hills" type="hfield" hfield="ground"/>
+        </body></worldbody></mujoco>"""
     )
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    with pytest.raises(physx_build.ConversionError, match=r"shell.*egg.*ELLIPSOID"):
+    with pytest.raises(physx_build.ConversionError, match=r"hills.*terrain.*HFIELD"):
         physx_build.build_scene(model, data, WORLD)
+
+
+def test_ellipsoids_become_hulls_just_inside_them():
+    model, _ = _scene(obj="complex_17_dog")
+    ellipsoids = np.flatnonzero(model.geom_type == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID))
+    assert len(ellipsoids)
+    for geom in ellipsoids:
+        points = physx_build._hull_points(model, geom)
+        radii = model.geom_size[geom]
+        reach = np.sqrt(((points / radii) ** 2).sum(axis=1))
+        np.testing.assert_allclose(reach, 1.0, atol=1e-6)  # on the surface
+        np.testing.assert_allclose(np.abs(points).max(axis=0), radii, rtol=0.02)  # spans it
+
+
+@pytest.mark.parametrize("category", ["cylinder", "cuboid", "long_cuboid", "small_cylinder"])
+def test_every_category_builds(category):
+    obj = next(n for n in object_library() if n.startswith(category))
+    model, data = _scene(obj=obj)
+    mujoco.mj_forward(model, data)
+    built = physx_build.build_scene(model, data, WORLD)
+    assert [body for body, _ in built.free_bodies] == [model.body("object").id]
 
 
 def _step_response(engine_name: str, targets: np.ndarray, steps: int = 30) -> np.ndarray:

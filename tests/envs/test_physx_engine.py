@@ -161,6 +161,23 @@ def test_bad_engine_options_are_named(options, error, match):
         VirtualChaosBoxEnv(**options)
 
 
+def test_randomised_parameters_reach_physx():
+    env = gym.make("DexNDM-Rotate-v0", engine="physx", domain_randomization=True).unwrapped
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        built, model = env.engine.built, env.model
+        stiffness = [j.get_stiffness() for j in built.articulation.get_active_joints()]
+        actuators = [model.actuator(model.joint(int(q)).name).id for q in built.joint_qpos]
+        np.testing.assert_allclose(stiffness, model.actuator_gainprm[actuators, 0], rtol=1e-6)
+        np.testing.assert_allclose(env.engine._damping, model.dof_damping[built.joint_dof])
+        obj = dict(built.free_bodies)[env.object_body]
+        assert obj.mass == pytest.approx(model.body_mass[env.object_body], rel=1e-6)
+        material = obj.get_collision_shapes()[0].physical_material
+        mu = model.geom_friction[env.object_physics.geoms[0], 0]
+        assert material.dynamic_friction == pytest.approx(2 * mu - 0.5, rel=1e-6)  # "pair"
+    env.close()
+
+
 def test_chaos_box_runs_on_physx_and_says_so():
     env = VirtualChaosBoxEnv("palm_down", num_balls=20, engine="physx", world_profile="fine")
     obs, info = env.reset(seed=0)

@@ -77,7 +77,7 @@ class PhysxEngine:
         bodies = self._free_bodies
         rot = data.xmat[bodies].reshape(-1, 3, 3)
         omega = np.einsum("bij,bj->bi", rot, data.qvel[self._free_angular])
-        linear = data.qvel[self._free_linear] + np.cross(
+        linear = data.qvel[self._free_linear] + _cross(
             omega, data.xipos[bodies] - data.xpos[bodies]
         )
         for i, component in enumerate(self._free):
@@ -144,18 +144,30 @@ class PhysxEngine:
         com_offset = np.einsum("bij,bj->bi", rot, self._com_local)
         data.qpos[self._free_pos] = [pose.p for pose in poses]
         data.qpos[self._free_quat] = quat
-        data.qvel[self._free_linear] = linear - np.cross(omega, com_offset)
+        data.qvel[self._free_linear] = linear - _cross(omega, com_offset)
         data.qvel[self._free_angular] = np.einsum("bji,bj->bi", rot, omega)
 
 
 def _quat_to_mat(quat: np.ndarray) -> np.ndarray:
     """Rotation matrices (n, 3, 3) of unit quaternions (n, 4; w, x, y, z)."""
     w, x, y, z = quat.T
-    return np.stack(
-        [
-            np.stack([1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)], -1),
-            np.stack([2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)], -1),
-            np.stack([2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)], -1),
-        ],
-        axis=1,
-    )
+    out = np.empty((len(quat), 3, 3))
+    out[:, 0, 0] = 1 - 2 * (y * y + z * z)
+    out[:, 0, 1] = 2 * (x * y - w * z)
+    out[:, 0, 2] = 2 * (x * z + w * y)
+    out[:, 1, 0] = 2 * (x * y + w * z)
+    out[:, 1, 1] = 1 - 2 * (x * x + z * z)
+    out[:, 1, 2] = 2 * (y * z - w * x)
+    out[:, 2, 0] = 2 * (x * z - w * y)
+    out[:, 2, 1] = 2 * (y * z + w * x)
+    out[:, 2, 2] = 1 - 2 * (x * x + y * y)
+    return out
+
+
+def _cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise cross products of (n, 3) arrays (np.cross costs more than the physics here)."""
+    out = np.empty_like(a)
+    out[:, 0] = a[:, 1] * b[:, 2] - a[:, 2] * b[:, 1]
+    out[:, 1] = a[:, 2] * b[:, 0] - a[:, 0] * b[:, 2]
+    out[:, 2] = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    return out

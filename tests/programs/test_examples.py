@@ -69,6 +69,15 @@ def test_learning_speed_benchmark_prints_ratios_against_sb3_defaults():
         assert block[1].split()[0] == "threads" and "vs sb3 defaults" in block[1]
 
 
+def test_engine_speed_benchmark_prints_a_ratio_per_scene():
+    out = run_program("examples/benchmarks/engine_speed.py", "--steps", "10", "--rounds", "1")
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert set(rows) == {"task", "chaos"}
+    for row in rows.values():
+        mujoco_rate, physx_rate, ratio = map(float, row[-3:])
+        assert ratio == pytest.approx(physx_rate / mujoco_rate, rel=0.02)
+
+
 def test_grasp_hold_benchmark_prints_a_rate_per_wrist():
     out = run_program("examples/benchmarks/grasp_hold.py", "--resets", "3", "--object-set", "cube")
     rows = [

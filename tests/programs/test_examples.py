@@ -75,7 +75,7 @@ def test_engine_speed_benchmark_prints_a_ratio_per_scene():
     assert set(rows) == {"task", "chaos"}
     for row in rows.values():
         mujoco_rate, physx_rate, ratio = map(float, row[-3:])
-        assert ratio == pytest.approx(physx_rate / mujoco_rate, rel=0.02)
+        assert ratio == pytest.approx(physx_rate / mujoco_rate, abs=0.01)  # printed to 0.01
 
 
 def test_grasp_hold_benchmark_prints_a_rate_per_wrist():

@@ -200,6 +200,22 @@ def test_resume_with_another_hand_is_refused(tmp_path: Path):
     assert [e.index for e in load_episodes(out)] == [0]
 
 
+def test_physx_collection_resumes_and_refuses_another_world(tmp_path: Path):
+    out = tmp_path / "chaos"
+    collect(out, 2, engine="physx")
+    (out / "episode_000001.npz").unlink()  # as if the run had stopped there
+    kept = (out / "episode_000000.npz").read_bytes()
+    collect(out, 2, engine="physx")
+    assert (out / "episode_000000.npz").read_bytes() == kept
+    hardware = [e.meta["hardware"] for e in load_episodes(out)]
+    assert all(h["engine"] == "physx" and h["world_profile"] == "default" for h in hardware)
+    with pytest.raises(chaos.CollectionError, match="hardware: differs in world_profile"):
+        collect(out, 3, engine="physx", world_profile="fine")
+    with pytest.raises(chaos.CollectionError, match="hardware: differs in engine"):
+        collect(out, 3)  # MuJoCo data into a PhysX directory
+    assert [e.index for e in load_episodes(out)] == [0, 1]
+
+
 def test_real_hand_settings_are_unchanged_by_the_hardware_setting(tmp_path: Path):
     hand = VirtualChaosBoxEnv(num_balls=0).motors.hand
     source = chaos_actions.SmoothRandomActions(steps=10)

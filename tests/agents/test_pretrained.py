@@ -69,6 +69,29 @@ def test_default_policy_meets_the_bar_on_fresh_seeds():
     assert randomised.mean() >= 0.85 * rotr.mean()
 
 
+PHYSX_SEEDS = range(5000, 5400)
+PHYSX_RECORD = {False: (155.63, 9.39, 0.838), True: (106.96, 9.76, 0.790)}
+"""The shipped 0.2.0 policy in PhysX (the default world profile) on seeds 5000-5399, 400
+distinct starts, nominal and under domain randomisation: RotR mean, its standard error, TTF
+(`python examples/evaluate.py --policy pretrained --engine physx --episodes 400 --seed 5000`,
+docs/results/2026-12_physx_0.2.0.md). A later default policy keeps them."""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("domain_randomization", [False, True])
+def test_default_policy_keeps_its_physx_figures(domain_randomization):
+    """In PhysX, RotR no lower than the record less two of its standard errors, TTF no lower
+    than the record less 0.05. About 4 min each on 2 cores."""
+    policy = dexndm_agents.load_pretrained()
+    kwargs = {**policy_env_kwargs(policy), "domain_randomization": domain_randomization}
+    env = gym.make("DexNDM-Rotate-v0", engine="physx", **kwargs)
+    results = [run_episode(env, policy, seed) for seed in PHYSX_SEEDS]
+    env.close()
+    rotr, se, ttf = PHYSX_RECORD[domain_randomization]
+    assert np.mean([r.metrics.rotr for r in results]) >= rotr - 2 * se
+    assert np.mean([r.metrics.ttf for r in results]) >= ttf - 0.05
+
+
 def test_programs_take_pretrained_a_shipped_name_or_a_file(tmp_path):
     default = dexndm_agents.load_pretrained()
     env = gym.make("DexNDM-Rotate-v0", **policy_env_kwargs(default))

@@ -65,3 +65,17 @@ def test_a_push_past_the_adapters_bound_is_refused_before_any_episode():
     err = run_program("examples/studies/push_sweep.py", "--pushes", "0.2", expect_failure=True)
     assert "pushes must be within the adapter's bound (0.05 rad)" in err
     assert "Traceback" not in err and "push 0 mrad" not in err
+
+
+def test_engine_transfer_pairs_physx_with_mujoco_on_the_same_starts(tmp_path):
+    out = run_program(
+        "examples/studies/engine_transfer.py",
+        *("--episodes", "3", "--max-steps", "10", "--out", str(tmp_path / "transfer.json")),
+    )
+    result = json.loads((tmp_path / "transfer.json").read_text())
+    assert result["world"]["name"] == "default" and result["config"]["seed"] == 5000
+    every = result["rows"]["all"]
+    assert every["episodes"] == 3 and every["distinct_starts"] == 3
+    assert every["difference"] == pytest.approx(every["physx_rotr"] - every["mujoco_rotr"])
+    assert sum(r["episodes"] for n, r in result["rows"].items() if n != "all") <= 3
+    assert "PhysX - MuJoCo" in out and (tmp_path / "transfer.png").is_file()

@@ -2,14 +2,18 @@
 
 Hand configs and hardware profiles are both such files; `read_fields` does the reading and
 the key check once, and each caller builds (and validates) its own dataclass from the result.
+Hardware and world profiles also come as named presets: `load_named` takes a name, a file or
+an instance.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -43,3 +47,49 @@ def read_fields(
             f"unknown {noun} in {path}: {', '.join(unknown)}; valid: {', '.join(sorted(names))}"
         )
     return raw
+
+
+Settings = TypeVar("Settings")
+
+
+def load_named(
+    value: Any,
+    presets: Mapping[str, Settings],
+    cls: type[Settings],
+    error: type[Exception],
+    what: str,
+    option: str,
+) -> Settings:
+    """A preset by name, a YAML/JSON file of cls's fields, or an instance of cls as is.
+
+    Fields a file leaves out keep cls's defaults; its `name` field defaults to the file's stem.
+
+    Args:
+        what: what the settings are, for messages ("world profile").
+        option: the option that takes them, for messages ("world_profile").
+
+    Raises:
+        error: for an unknown name, an unreadable file, unknown fields or bad values.
+    """
+    if isinstance(value, cls):
+        return value
+    if not isinstance(value, str | os.PathLike):
+        raise error(
+            f"{option} must be a preset name, the path of a .yaml/.json file or a "
+            f"{cls.__name__}, got {value!r} ({type(value).__name__})"
+        )
+    text = str(value)
+    if text in presets:
+        return presets[text]
+    path = Path(text)
+    if path.suffix not in (".yaml", ".yml", ".json"):
+        raise error(
+            f"unknown {what} {text!r}; presets: {', '.join(presets)}, "
+            "or the path of a .yaml/.json file"
+        )
+    raw = read_fields(path, cls, error, what)
+    raw.setdefault("name", path.stem)
+    try:
+        return cls(**raw)
+    except (error, TypeError) as err:
+        raise error(f"{path}: {err}") from None

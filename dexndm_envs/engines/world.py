@@ -18,7 +18,6 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from dexndm_envs.core.checks import (
@@ -31,7 +30,7 @@ from dexndm_envs.core.checks import (
     check_fields,
     setting,
 )
-from dexndm_envs.core.settings_file import read_fields
+from dexndm_envs.core.settings_file import load_named
 
 ENGINES = ("mujoco", "physx")
 """The physics engines a scene can run on (engine= of the sim environments)."""
@@ -122,25 +121,6 @@ def load_world(profile: str | os.PathLike | WorldProfile) -> WorldProfile:
     Raises:
         WorldProfileError: for an unknown name, an unreadable file, unknown fields or bad values.
     """
-    if isinstance(profile, WorldProfile):
-        return profile
-    if not isinstance(profile, str | os.PathLike):
-        raise WorldProfileError(
-            "world_profile must be a preset name, the path of a .yaml/.json file or a "
-            f"WorldProfile, got {profile!r} ({type(profile).__name__})"
-        )
-    text = str(profile)
-    if text in WORLDS:
-        return WORLDS[text]
-    path = Path(text)
-    if path.suffix not in (".yaml", ".yml", ".json"):
-        raise WorldProfileError(
-            f"unknown world profile {text!r}; presets: {', '.join(WORLDS)}, "
-            "or the path of a .yaml/.json file"
-        )
-    raw = read_fields(path, WorldProfile, WorldProfileError, "world profile")
-    raw.setdefault("name", path.stem)
-    try:
-        return WorldProfile(**raw)
-    except (WorldProfileError, TypeError) as err:
-        raise WorldProfileError(f"{path}: {err}") from None
+    return load_named(
+        profile, WORLDS, WorldProfile, WorldProfileError, "world profile", "world_profile"
+    )

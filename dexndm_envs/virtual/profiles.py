@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ import numpy as np
 
 from dexndm_envs.core.checks import Number, SettingError, Text, check_fields, setting
 from dexndm_envs.core.constants import NUM_JOINTS
-from dexndm_envs.core.settings_file import read_fields
+from dexndm_envs.core.settings_file import load_named
 
 
 class ProfileError(SettingError):
@@ -157,28 +156,9 @@ def load_profile(profile: str | Path | HardwareProfile) -> HardwareProfile:
     Raises:
         ProfileError: for an unknown name, an unreadable file, unknown fields or bad values.
     """
-    if isinstance(profile, HardwareProfile):
-        return profile
-    if not isinstance(profile, str | os.PathLike):
-        raise ProfileError(
-            "hardware_profile must be a preset name, the path of a .yaml/.json file or a "
-            f"HardwareProfile, got {profile!r} ({type(profile).__name__})"
-        )
-    text = str(profile)
-    if text in PROFILES:
-        return PROFILES[text]
-    path = Path(text)
-    if path.suffix not in (".yaml", ".yml", ".json"):
-        raise ProfileError(
-            f"unknown hardware profile {text!r}; presets: {', '.join(PROFILES)}, "
-            "or the path of a .yaml/.json file"
-        )
-    raw = read_fields(path, HardwareProfile, ProfileError, "hardware profile")
-    raw.setdefault("name", path.stem)
-    try:
-        return HardwareProfile(**raw)
-    except (ProfileError, TypeError) as err:
-        raise ProfileError(f"{path}: {err}") from None
+    return load_named(
+        profile, PROFILES, HardwareProfile, ProfileError, "hardware profile", "hardware_profile"
+    )
 
 
 @dataclass(frozen=True)

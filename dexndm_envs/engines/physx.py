@@ -38,7 +38,17 @@ class PhysxEngine:
     # ------------------------------------------------------------------ reset
     def reset(self, model: mujoco.MjModel, data: mujoco.MjData) -> None:
         """Build the scene from model's parameters in data's state (after mj_forward)."""
-        self.built = built = build_scene(model, data, self.world)
+        self.built = build_scene(model, data, self.world)
+        self._map_actuators(model)
+        dofs = self.built.joint_dof
+        self._damping = model.dof_damping[dofs].copy()
+        self._frictionloss = model.dof_frictionloss[dofs].copy()
+        self._index_free_bodies(model)
+        self._write_state(data)
+
+    def _map_actuators(self, model: mujoco.MjModel) -> None:
+        """Which actuators drive a joint (position servos) and which push it with a force."""
+        built = self.built
         self._drive_acts, self._drive_slots, self._force_acts, self._force_slots = [], [], [], []
         for actuator in range(model.nu):
             slot = drive_slot(built, model, actuator)
@@ -53,19 +63,18 @@ class PhysxEngine:
         self._ctrl_high = model.actuator_ctrlrange[self._drive_acts, 1].copy()
         self._ctrl_limited = model.actuator_ctrllimited[self._drive_acts].astype(bool)
         self._targets: np.ndarray | None = None
-        dofs = built.joint_dof
-        self._damping = model.dof_damping[dofs].copy()
-        self._frictionloss = model.dof_frictionloss[dofs].copy()
         self._joints = built.articulation.get_active_joints() if built.articulation else []
-        self._free = [component for _, component in built.free_bodies]
-        joints = [int(model.body_jntadr[body]) for body, _ in built.free_bodies]
-        qpos = np.array([model.jnt_qposadr[j] for j in joints], dtype=int).reshape(-1, 1)
-        dof = np.array([model.jnt_dofadr[j] for j in joints], dtype=int).reshape(-1, 1)
+
+    def _index_free_bodies(self, model: mujoco.MjModel) -> None:
+        """qpos and qvel addresses of every free body, for reading them back as arrays."""
+        self._free = [component for _, component in self.built.free_bodies]
+        self._free_bodies = np.array([body for body, _ in self.built.free_bodies], dtype=int)
+        joints = model.body_jntadr[self._free_bodies]
+        qpos = model.jnt_qposadr[joints].reshape(-1, 1)
+        dof = model.jnt_dofadr[joints].reshape(-1, 1)
         self._free_pos, self._free_quat = qpos + np.arange(3), qpos + 3 + np.arange(4)
         self._free_linear, self._free_angular = dof + np.arange(3), dof + 3 + np.arange(3)
-        self._free_bodies = np.array([body for body, _ in built.free_bodies], dtype=int)
         self._com_local = np.array([c.cmass_local_pose.p for c in self._free]).reshape(-1, 3)
-        self._write_state(data)
 
     def _write_state(self, data: mujoco.MjData) -> None:
         built = self.built

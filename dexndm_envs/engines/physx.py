@@ -20,8 +20,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from dexndm_envs.engines import physx_build
 from dexndm_envs.engines.physx_build import PhysxScene, build_scene, drive_slot
+from dexndm_envs.engines.physx_shapes import pose, require_sapien
 from dexndm_envs.engines.world import WorldProfile
 
 
@@ -31,7 +31,7 @@ class PhysxEngine:
     name = "physx"
 
     def __init__(self, world: WorldProfile) -> None:
-        physx_build.require_sapien()
+        require_sapien()
         self.world = world
         self.built: PhysxScene | None = None
 
@@ -90,7 +90,7 @@ class PhysxEngine:
             omega, data.xipos[bodies] - data.xpos[bodies]
         )
         for i, component in enumerate(self._free):
-            component.entity.pose = physx_build._pose(data.xpos[bodies[i]], data.xquat[bodies[i]])
+            component.entity.pose = pose(data.xpos[bodies[i]], data.xquat[bodies[i]])
             component.set_linear_velocity(linear[i].astype(np.float32))
             component.set_angular_velocity(omega[i].astype(np.float32))
 

@@ -1,5 +1,6 @@
-"""The PhysX scene built from a compiled MuJoCo model (dexndm_envs.engines.physx_build): the
-same kinematics, masses and collision filtering, and a saturated drive that moves as MuJoCo's."""
+"""The PhysX scene built from a compiled MuJoCo model (dexndm_envs.engines.physx_build and
+physx_shapes): the same kinematics, masses and collision filtering, and a saturated drive that
+moves as MuJoCo's."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import numpy as np
 import pytest
 
 from dexndm_envs.core import task
-from dexndm_envs.engines import physx_build
+from dexndm_envs.engines import physx_build, physx_shapes
 from dexndm_envs.engines.engine import make_engine
 from dexndm_envs.engines.world import WORLDS
 from dexndm_envs.sim import scene
@@ -113,7 +114,7 @@ def test_collision_filtering_is_mujocos():
         if model.geom_bodyid[g1] == model.geom_bodyid[g2]:
             continue
         expected = _mujoco_collides(model, g1, g2)
-        assert physx_build.physx_collides(groups[g1], groups[g2]) == expected, (
+        assert physx_shapes.physx_collides(groups[g1], groups[g2]) == expected, (
             model.geom(g1).name,
             model.geom(g2).name,
         )
@@ -145,7 +146,7 @@ def test_unsupported_geoms_are_named():
     )
     data = mujoco.MjData(model)
     mujoco.mj_forward(model, data)
-    with pytest.raises(physx_build.ConversionError, match=r"hills.*terrain.*HFIELD"):
+    with pytest.raises(physx_shapes.ConversionError, match=r"hills.*terrain.*HFIELD"):
         physx_build.build_scene(model, data, WORLD)
 
 
@@ -154,7 +155,7 @@ def test_ellipsoids_become_hulls_just_inside_them():
     ellipsoids = np.flatnonzero(model.geom_type == int(mujoco.mjtGeom.mjGEOM_ELLIPSOID))
     assert len(ellipsoids)
     for geom in ellipsoids:
-        points = physx_build._hull_points(model, geom)
+        points = physx_shapes.hull_points(model, geom)
         radii = model.geom_size[geom]
         reach = np.sqrt(((points / radii) ** 2).sum(axis=1))
         np.testing.assert_allclose(reach, 1.0, atol=1e-6)  # on the surface

@@ -1,4 +1,4 @@
-"""DexNDM-Rotate-v0: rotate an object in the LEAP hand about a given axis, in MuJoCo.
+"""DexNDM-Rotate-v0: rotate an object in the LEAP hand about a given axis, in MuJoCo or PhysX.
 
 Usage:
     import gymnasium as gym

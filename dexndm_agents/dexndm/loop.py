@@ -48,6 +48,12 @@ from dexndm_agents.dexndm.data import (
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.hands import SimNominal, hands
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
+from dexndm_agents.dexndm.reference import (
+    REFERENCE_LATENCY_S,
+    check_reference_latency,
+    reference_overrides,
+    stale_reference,
+)
 from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
@@ -76,6 +82,11 @@ class LoopConfig:
     hand_config: str | None = None
     """The virtual hand's servo settings (gains, Goal Current): a hand config file as
     DexNDM-Real-v0 takes; the public LEAP defaults when None."""
+    reference_latency_s: float = REFERENCE_LATENCY_S
+    """The action latency of the reference hand (dexndm_agents.dexndm.reference), the ideal sim
+    hand that records the sim rollouts the adapters make the virtual hand follow and runs the
+    "ideal" condition: whole physics steps (0.01 s) within the control period; 0 is the ideal
+    hand without latency."""
     sim_episodes: int = 60
     chaos_episodes: int = 80
     num_balls: int = 100
@@ -102,6 +113,7 @@ class LoopConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        check_reference_latency(self.reference_latency_s)
         if self.residual_kind not in ADAPTER_KINDS:
             raise ValueError(
                 f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
@@ -141,7 +153,8 @@ class LoopData:
 def _rollouts(
     policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
 ) -> list[Episode]:
-    """The base policy's rollouts on one hardware, recorded once per run directory."""
+    """The base policy's rollouts on one hardware (the reference hand for "ideal"), recorded
+    once per run directory; sim rollouts of another reference are refused (StaleRunError)."""
     directory = cfg.out_dir / name
     if not (directory / ACTIONS_FILE).is_file():  # actions.npz is written last: a whole set
         if directory.exists():
@@ -153,6 +166,8 @@ def _rollouts(
             "hardware_seed": cfg.hardware_seed,
             "hand_config": cfg.hand_config,
         }
+        if hardware == "ideal":
+            env_kwargs["config"] = reference_overrides(policy, cfg.reference_latency_s)
         record_rollouts(
             policy,
             env_kwargs,
@@ -162,7 +177,12 @@ def _rollouts(
             progress=cfg.progress,
             max_steps=cfg.episode_steps,
         )
-    return load_episodes(directory)
+    episodes = load_episodes(directory)
+    latency_s = cfg.reference_latency_s
+    stale = hardware == "ideal" and stale_reference(episodes, policy, latency_s, directory)
+    if stale:
+        raise StaleRunError(stale)
+    return episodes
 
 
 def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
@@ -256,7 +276,7 @@ class StaleRunError(ValueError):
     """A run directory holds bundles trained with other settings than those asked for."""
 
 
-BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs")
+BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs", "reference_latency_s")
 """Loop settings a bundle depends on besides its adapter's kind and history."""
 
 
@@ -287,15 +307,16 @@ def _plain(value: Any) -> Any:
 def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> gym.Env:
-    """The env a condition runs on: the ideal sim, or the virtual hand (the reachable one for
-    REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
+    """The env a condition runs on: the reference hand (the ideal sim), or the virtual hand
+    (the reachable one for REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
     profile, hand = cfg.hardware_profile, cfg.hand_config
+    reference = reference_overrides(policy, cfg.reference_latency_s)
     if condition == REACHABLE_HAND:
-        ideal = make_eval_env(policy)
+        ideal = make_eval_env(policy, config=reference)
         profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
         ideal.close()
     if condition == "ideal":
-        env = make_eval_env(policy, hand_config=hand)
+        env = make_eval_env(policy, hand_config=hand, config=reference)
     else:
         env = make_eval_env(policy, profile, hardware_seed=cfg.hardware_seed, hand_config=hand)
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env

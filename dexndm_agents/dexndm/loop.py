@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dexndm_agents.dexndm import reference
 from dexndm_agents.dexndm.adapters import (
     ADAPTER_KINDS,
     DEFAULT_KIND,
@@ -48,12 +49,6 @@ from dexndm_agents.dexndm.data import (
 from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
 from dexndm_agents.dexndm.hands import SimNominal, hands
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
-from dexndm_agents.dexndm.reference import (
-    REFERENCE_LATENCY_S,
-    check_reference_latency,
-    reference_overrides,
-    stale_reference,
-)
 from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
@@ -82,11 +77,9 @@ class LoopConfig:
     hand_config: str | None = None
     """The virtual hand's servo settings (gains, Goal Current): a hand config file as
     DexNDM-Real-v0 takes; the public LEAP defaults when None."""
-    reference_latency_s: float = REFERENCE_LATENCY_S
-    """The action latency of the reference hand (dexndm_agents.dexndm.reference), the ideal sim
-    hand that records the sim rollouts the adapters make the virtual hand follow and runs the
-    "ideal" condition: whole physics steps (0.01 s) within the control period; 0 is the ideal
-    hand without latency."""
+    reference_latency_s: float = reference.REFERENCE_LATENCY_S
+    """The action latency (whole physics steps) of the reference hand, the ideal sim hand that
+    records the sim rollouts and runs the "ideal" condition (dexndm_agents.dexndm.reference)."""
     sim_episodes: int = 60
     chaos_episodes: int = 80
     num_balls: int = 100
@@ -113,7 +106,7 @@ class LoopConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
-        check_reference_latency(self.reference_latency_s)
+        reference.check_reference_latency(self.reference_latency_s)
         if self.residual_kind not in ADAPTER_KINDS:
             raise ValueError(
                 f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
@@ -167,7 +160,7 @@ def _rollouts(
             "hand_config": cfg.hand_config,
         }
         if hardware == "ideal":
-            env_kwargs["config"] = reference_overrides(policy, cfg.reference_latency_s)
+            env_kwargs["config"] = reference.reference_overrides(policy, cfg.reference_latency_s)
         record_rollouts(
             policy,
             env_kwargs,
@@ -178,10 +171,10 @@ def _rollouts(
             max_steps=cfg.episode_steps,
         )
     episodes = load_episodes(directory)
-    latency_s = cfg.reference_latency_s
-    stale = hardware == "ideal" and stale_reference(episodes, policy, latency_s, directory)
-    if stale:
-        raise StaleRunError(stale)
+    if hardware == "ideal":  # rollouts of another reference hand are of another run
+        stale = reference.stale_reference(episodes, policy, cfg.reference_latency_s, directory)
+        if stale:
+            raise StaleRunError(stale)
     return episodes
 
 
@@ -310,13 +303,13 @@ def _condition_env(
     """The env a condition runs on: the reference hand (the ideal sim), or the virtual hand
     (the reachable one for REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
     profile, hand = cfg.hardware_profile, cfg.hand_config
-    reference = reference_overrides(policy, cfg.reference_latency_s)
+    ideal_config = reference.reference_overrides(policy, cfg.reference_latency_s)
     if condition == REACHABLE_HAND:
-        ideal = make_eval_env(policy, config=reference)
+        ideal = make_eval_env(policy, config=ideal_config)
         profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
         ideal.close()
     if condition == "ideal":
-        env = make_eval_env(policy, hand_config=hand, config=reference)
+        env = make_eval_env(policy, hand_config=hand, config=ideal_config)
     else:
         env = make_eval_env(policy, profile, hardware_seed=cfg.hardware_seed, hand_config=hand)
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env

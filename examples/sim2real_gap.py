@@ -16,6 +16,7 @@ Usage:
     python examples/sim2real_gap.py --preset quick                 # ~6 min on 2 cores
     python examples/sim2real_gap.py --hardware-profile worn --out-dir runs/sim2real_worn
     python examples/sim2real_gap.py --hand-config my_hand.yaml   # the servo settings of yours
+    python examples/sim2real_gap.py --reference-latency-s 0 --out-dir runs/sim2real_no_latency
     NDMResidualWrapper(env, bundle="runs/sim2real/bundles/dexndm.pt")   # deploy the result
 """
 
@@ -31,6 +32,7 @@ import torch
 
 from dexndm_agents.dexndm.loop import PRESETS, LoopConfig, StaleRunError, run_loop
 from dexndm_agents.dexndm.loop_report import format_table, plot_results
+from dexndm_agents.dexndm.reference import REFERENCE_LATENCY_S, check_reference_latency
 from dexndm_agents.policies.pretrained import resolve_policy
 from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.core.cli import UsageError, check_at_least, checking_input, run
@@ -55,6 +57,11 @@ class Args:
     hand_config: Path | None = None
     """The virtual hand's servo settings: a hand config file as DexNDM-Real-v0 takes (a copy of
     real/leap_hand.yaml with, say, another Goal Current); the LEAP defaults when unset."""
+    reference_latency_s: float = REFERENCE_LATENCY_S
+    """The reference hand's action latency (s): the ideal sim hand that records the rollouts the
+    adapters make the virtual hand follow, and runs the "ideal" row. The policy was trained
+    with 0-20 ms drawn at random; whole 0.01 s physics steps up to 0.04 s, 0 for the ideal
+    hand without latency (docs/dexndm.md says why 0.01)."""
     out_dir: Path = Path("runs/sim2real")
     """Run directory: every stage's data, the bundles, plots and results."""
     out: Path | None = None
@@ -71,6 +78,8 @@ class Args:
 
 def main(args: Args) -> None:
     check_at_least({"--eval-episodes": (args.eval_episodes, 1), "--threads": (args.threads, 1)})
+    with checking_input("--reference-latency-s"):
+        check_reference_latency(args.reference_latency_s)
     with checking_input("--hardware-profile"):  # bad input fails here, before any work
         load_profile(args.hardware_profile)
     with checking_input("--hand-config"):
@@ -86,6 +95,7 @@ def main(args: Args) -> None:
         hardware_profile=args.hardware_profile,
         hardware_seed=args.hardware_seed,
         hand_config=None if args.hand_config is None else str(args.hand_config),
+        reference_latency_s=args.reference_latency_s,
         residual_kind=args.adapter,
         seed=args.seed,
         **settings,

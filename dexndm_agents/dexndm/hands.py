@@ -32,11 +32,14 @@ from dexndm_envs.virtual.profiles import HardwareProfile, load_profile
 
 @dataclasses.dataclass(frozen=True)
 class SimNominal:
-    """The ideal hand's joint physics (the medians over its 16 joints)."""
+    """The ideal hand's joint physics (the medians over its 16 joints) and action latency."""
 
     torque_limit_nm: float
     frictionloss_nm: float
     armature_kgm2: float
+    action_latency_s: float = 0.0
+    """How long new targets wait (the nominal hand's, RandomizationConfig.nominal_action_latency_s):
+    0 for the ideal hand as modelled, the reference latency for the DexNDM loop's."""
 
     @classmethod
     def of_env(cls, env: gym.Env) -> SimNominal:
@@ -47,6 +50,7 @@ class SimNominal:
             torque_limit_nm=float(np.median(model.actuator_forcerange[acts, 1])),
             frictionloss_nm=float(np.median(model.dof_frictionloss[dofs])),
             armature_kgm2=float(np.median(model.dof_armature[dofs])),
+            action_latency_s=env.unwrapped.config.randomization.nominal_action_latency_s,
         )
 
 
@@ -73,7 +77,9 @@ def _profile_change(**fields: Callable[[SimNominal], float] | float) -> Factor:
 
 FACTORS: dict[str, Factor] = {
     "torque_limit": _sim_torque_limit,
-    "latency": _profile_change(command_latency_s=0.0, read_latency_s=0.0),
+    "latency": _profile_change(
+        command_latency_s=lambda sim: sim.action_latency_s, read_latency_s=0.0
+    ),
     "backlash": _profile_change(backlash_rad=0.0),
     "friction": _profile_change(coulomb_friction_nm=lambda sim: sim.frictionloss_nm),
     "inertia": _profile_change(rotor_inertia_kgm2=lambda sim: sim.armature_kgm2),
@@ -82,9 +88,11 @@ FACTORS: dict[str, Factor] = {
 }
 """Each difference of the virtual hand from the sim, as the change that puts it back to the
 sim's value: torque_limit (Goal Current raised until the servo's torque limit is the sim's
-actuator forcerange), latency (command and read latency 0), backlash (none), friction (gear
-Coulomb friction at the sim's frictionloss), inertia (rotor inertia at the sim's armature),
-mounting (no horn mounting offsets), spread (every motor at the profile's nominal values)."""
+actuator forcerange), latency (command latency at the sim's action latency, 0 unless it is a
+reference hand with one, and no read latency: the sim reads at once), backlash (none),
+friction (gear Coulomb friction at the sim's frictionloss), inertia (rotor inertia at the sim's
+armature), mounting (no horn mounting offsets), spread (every motor at the profile's nominal
+values)."""
 
 REACHABLE = ("latency", "backlash", "friction", "inertia", "spread")
 """Factors that change how joints follow their targets: a target residual can offset them.

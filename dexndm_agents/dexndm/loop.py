@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from dexndm_agents.dexndm import reference
 from dexndm_agents.dexndm.adapters import (
     ADAPTER_KINDS,
     DEFAULT_KIND,
@@ -76,6 +77,9 @@ class LoopConfig:
     hand_config: str | None = None
     """The virtual hand's servo settings (gains, Goal Current): a hand config file as
     DexNDM-Real-v0 takes; the public LEAP defaults when None."""
+    reference_latency_s: float = reference.REFERENCE_LATENCY_S
+    """The action latency (whole physics steps) of the reference hand, the ideal sim hand that
+    records the sim rollouts and runs the "ideal" condition (dexndm_agents.dexndm.reference)."""
     sim_episodes: int = 60
     chaos_episodes: int = 80
     num_balls: int = 100
@@ -102,6 +106,7 @@ class LoopConfig:
     progress: bool = True
 
     def __post_init__(self) -> None:
+        reference.check_reference_latency(self.reference_latency_s)
         if self.residual_kind not in ADAPTER_KINDS:
             raise ValueError(
                 f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
@@ -141,7 +146,8 @@ class LoopData:
 def _rollouts(
     policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
 ) -> list[Episode]:
-    """The base policy's rollouts on one hardware, recorded once per run directory."""
+    """The base policy's rollouts on one hardware (the reference hand for "ideal"), recorded
+    once per run directory; sim rollouts of another reference are refused (StaleRunError)."""
     directory = cfg.out_dir / name
     if not (directory / ACTIONS_FILE).is_file():  # actions.npz is written last: a whole set
         if directory.exists():
@@ -153,6 +159,8 @@ def _rollouts(
             "hardware_seed": cfg.hardware_seed,
             "hand_config": cfg.hand_config,
         }
+        if hardware == "ideal":
+            env_kwargs["config"] = reference.reference_overrides(policy, cfg.reference_latency_s)
         record_rollouts(
             policy,
             env_kwargs,
@@ -162,7 +170,12 @@ def _rollouts(
             progress=cfg.progress,
             max_steps=cfg.episode_steps,
         )
-    return load_episodes(directory)
+    episodes = load_episodes(directory)
+    if hardware == "ideal":  # rollouts of another reference hand are of another run
+        stale = reference.stale_reference(episodes, policy, cfg.reference_latency_s, directory)
+        if stale:
+            raise StaleRunError(stale)
+    return episodes
 
 
 def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
@@ -256,7 +269,7 @@ class StaleRunError(ValueError):
     """A run directory holds bundles trained with other settings than those asked for."""
 
 
-BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs")
+BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs", "reference_latency_s")
 """Loop settings a bundle depends on besides its adapter's kind and history."""
 
 
@@ -287,15 +300,16 @@ def _plain(value: Any) -> Any:
 def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> gym.Env:
-    """The env a condition runs on: the ideal sim, or the virtual hand (the reachable one for
-    REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
+    """The env a condition runs on: the reference hand (the ideal sim), or the virtual hand
+    (the reachable one for REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
     profile, hand = cfg.hardware_profile, cfg.hand_config
+    ideal_config = reference.reference_overrides(policy, cfg.reference_latency_s)
     if condition == REACHABLE_HAND:
-        ideal = make_eval_env(policy)
+        ideal = make_eval_env(policy, config=ideal_config)
         profile, hand = hands(profile, hand, SimNominal.of_env(ideal))[REACHABLE_HAND]
         ideal.close()
     if condition == "ideal":
-        env = make_eval_env(policy, hand_config=hand)
+        env = make_eval_env(policy, hand_config=hand, config=ideal_config)
     else:
         env = make_eval_env(policy, profile, hardware_seed=cfg.hardware_seed, hand_config=hand)
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env

@@ -138,11 +138,15 @@ def make_eval_env(
     *,
     hardware_seed: int = 0,
     hand_config: HandConfig | str | Path | None = None,
+    config: dict[str, Any] | None = None,
 ) -> gym.Env:
     """DexNDM-Rotate-v0 on the policy's own task options (policy.env_kwargs), on the ideal hand
     (hardware_profile None) or on the virtual hand of that profile and seed; hand_config is the
-    hand's servo settings either way. The one place a comparison builds its envs."""
+    hand's servo settings either way, and config, when given, the env's config in place of the
+    policy's (the DexNDM loop's reference hand). The one place a comparison builds its envs."""
     kwargs = {**policy_env_kwargs(policy), "hand_config": hand_config}
+    if config is not None:
+        kwargs["config"] = config
     if hardware_profile is not None:
         kwargs |= {
             "hardware": "virtual",

@@ -104,6 +104,10 @@ class RandomizationConfig:
     """Joint observation noise U(-a, a) (paper: U(0, 0.005))."""
     action_latency_s: tuple[float, float] = setting((0.0, 0.02), Pair(0.0))
     """New targets take effect this long into the control period."""
+    nominal_action_latency_s: float = setting(0.0, Number(0.0))
+    """The action latency with randomisation off, as a whole number of physics steps within
+    the control period: 0 is the sim hand as modelled; a value inside action_latency_s is the
+    hand a policy trained under randomisation was meant for (the DexNDM loop's reference)."""
     disturbance_prob: float = setting(0.25, Number(0.0, 1.0))
     """Per-step probability of drawing a new random force on the object (paper: p = 0.25)."""
     disturbance_n_per_kg: float = setting(2.0, Number(0.0))
@@ -183,8 +187,9 @@ def resolve_config(
 def check_config(config: RotateConfig) -> None:
     """Check every field against its rule, then what fields ask of each other.
 
-    With randomisation on, the action latency must end within the control period: new
-    targets act at the latest on its last physics step.
+    The action latency must end within the control period (new targets act at the latest
+    on its last physics step): the range drawn from with randomisation on, the nominal one,
+    also a whole number of physics steps, with it off.
 
     Raises:
         SettingError, SettingTypeError: naming the first field that does not fit
@@ -197,6 +202,14 @@ def check_config(config: RotateConfig) -> None:
         raise SettingError(
             "config.randomization.action_latency_s must end within the control period, at "
             f"(frame_skip - 1) x sim_dt_s = {latest_s:g} s, got {tuple(latency)}"
+        )
+    nominal_s = config.randomization.nominal_action_latency_s
+    steps = nominal_s / config.sim_dt_s
+    if nominal_s > latest_s + 1e-12 or abs(steps - round(steps)) > 1e-6:
+        raise SettingError(
+            "config.randomization.nominal_action_latency_s must be a whole number of physics "
+            f"steps of sim_dt_s = {config.sim_dt_s:g} s, at most (frame_skip - 1) x sim_dt_s = "
+            f"{latest_s:g} s, got {nominal_s:g}"
         )
 
 

@@ -2,8 +2,9 @@
 
 Per reset: object mass, friction, scale (through the grasp drawn), centre of mass; actuator
 gains, joint damping and friction per joint; action latency. Per step: observation noise and
-random disturbance forces on the object. With randomisation off, the nominal model is used and
-the per-step hooks return at once.
+random disturbance forces on the object. With randomisation off, the nominal model is used (its
+action latency: RandomizationConfig.nominal_action_latency_s) and the per-step hooks return at
+once.
 """
 
 from __future__ import annotations
@@ -71,10 +72,17 @@ class Randomizer:
     def sample(self, rng: np.random.Generator, scale: float) -> RandomizationParams:
         """Draw one episode's parameters (nominal ones when randomisation is off)."""
         cfg = self.config
-        if not cfg.enabled:
+        if not cfg.enabled:  # the nominal hand: its latency is whole steps (check_config)
             ones = np.ones(NUM_JOINTS)
             return RandomizationParams(
-                scene.OBJECT_MASS_KG, scene.OBJECT_FRICTION, scale, np.zeros(3), ones, ones, ones, 0
+                object_mass_kg=scene.OBJECT_MASS_KG,
+                object_friction=scene.OBJECT_FRICTION,
+                object_scale=scale,
+                object_com_offset_m=np.zeros(3),
+                actuator_kp_scale=ones,
+                joint_damping_scale=ones,
+                joint_friction_scale=ones,
+                latency_steps=round(cfg.nominal_action_latency_s / self.sim_dt_s),
             )
         latency_s = rng.uniform(*cfg.action_latency_s)
         return RandomizationParams(

@@ -3,6 +3,8 @@ sim's value, and the reachable and all-factor hands combine them."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -31,6 +33,9 @@ def test_each_factor_changes_its_own_difference_and_all_changes_every_one():
     )
     assert matched.current_limit_ma >= max(matched.goal_current_ma)  # still a valid config
     assert built["latency"][0].command_latency_s == built["latency"][0].read_latency_s == 0.0
+    # a sim hand with an action latency (the loop's reference): the commands wait as long
+    latent = hands("worn", None, dataclasses.replace(SIM, action_latency_s=0.01))["latency"][0]
+    assert latent.command_latency_s == 0.01 and latent.read_latency_s == 0.0
     assert built["friction"][0].coulomb_friction_nm == SIM.frictionloss_nm
     assert built["inertia"][0].rotor_inertia_kgm2 == SIM.armature_kgm2
     assert built["mounting"][0].zero_offset_rad == 0.0
@@ -58,4 +63,10 @@ def test_sim_nominal_is_read_from_the_ideal_model():
     env.close()
     fresh = gym.make("DexNDM-Rotate-v0")
     assert doubled.torque_limit_nm == pytest.approx(2 * SimNominal.of_env(fresh).torque_limit_nm)
+    assert SimNominal.of_env(fresh).action_latency_s == 0.0
+    late = gym.make(
+        "DexNDM-Rotate-v0", config={"randomization": {"nominal_action_latency_s": 0.03}}
+    )
+    assert SimNominal.of_env(late).action_latency_s == 0.03
     fresh.close()
+    late.close()

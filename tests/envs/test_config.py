@@ -73,6 +73,10 @@ BAD_VALUES = [
     ({"randomization": {"actuator_kp_scale": (0.5, NAN)}}, "config.randomization.actuator_kp"),
     ({"randomization": {"joint_damping_scale": (2.0, 1.0)}}, "config.randomization.joint_damp"),
     ({"randomization": {"action_latency_s": (-0.01, 0.0)}}, "config.randomization.action_lat"),
+    (
+        {"randomization": {"nominal_action_latency_s": -0.01}},
+        "config.randomization.nominal_action_latency_s must be a finite number >= 0, got -0.01",
+    ),
     ({"randomization": {"obs_noise_rad": -0.005}}, "config.randomization.obs_noise_rad"),
     ({"randomization": {"object_com_offset_m": NAN}}, "config.randomization.object_com_offset_m"),
     (
@@ -150,6 +154,22 @@ def test_action_latency_must_end_within_the_control_period_when_randomising():
     with pytest.raises(SettingError, match="= 0 s, got"):
         merge_config(default_config(), {"frame_skip": 1, "randomization": {"enabled": True}})
     merge_config(default_config(), {"randomization": {"action_latency_s": (0, 0.04)}})
+
+
+@pytest.mark.parametrize("latency_s", [0.005, 0.045, 0.1])
+def test_a_nominal_latency_must_be_whole_steps_within_the_control_period(latency_s):
+    # 0.005 s would round to no latency at all at 0.01 s steps: refused, not rounded
+    with pytest.raises(
+        SettingError,
+        match=re.escape(
+            "config.randomization.nominal_action_latency_s must be a whole number of physics "
+            "steps of sim_dt_s = 0.01 s, at most (frame_skip - 1) x sim_dt_s = 0.04 s, got "
+            f"{latency_s:g}"
+        ),
+    ):
+        merge_config(default_config(), {"randomization": {"nominal_action_latency_s": latency_s}})
+    for fits in (0.0, 0.01, 0.04):
+        merge_config(default_config(), {"randomization": {"nominal_action_latency_s": fits}})
 
 
 @pytest.mark.parametrize(

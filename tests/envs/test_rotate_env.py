@@ -222,6 +222,22 @@ def test_randomisation_off_means_nominal_physics():
     assert np.all(r["actuator_kp_scale"] == 1.0)
 
 
+def test_a_nominal_latency_holds_the_old_targets_on_the_nominal_hand():
+    late = make(config={"randomization": {"nominal_action_latency_s": 0.02}})
+    prompt = make()
+    _, late_info = late.reset(seed=3)
+    _, info = prompt.reset(seed=3)
+    assert late_info["randomization"]["latency_steps"] == 2
+    assert late_info["start"] == info["start"]  # the same start: only the latency differs
+    assert np.all(late_info["randomization"]["actuator_kp_scale"] == 1.0)
+    action = np.ones(NUM_JOINTS)
+    late_pos = late.step(action)[4]["joint_pos"]
+    pos = prompt.step(action)[4]["joint_pos"]
+    # two of five physics steps on the old targets: the joints have moved less towards the new
+    moved, late_moved = pos - info["joint_pos"], late_pos - info["joint_pos"]
+    assert np.linalg.norm(late_moved) < 0.9 * np.linalg.norm(moved)
+
+
 def test_rgb_array_render_frames_hand_and_object():
     env = make(render_mode="rgb_array", width=160, height=120)
     env.reset(seed=0)

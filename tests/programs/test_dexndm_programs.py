@@ -120,7 +120,9 @@ def test_the_reachable_hand_is_the_virtual_one_with_the_sims_joint_physics(tmp_p
     reachable = _condition_env(ZeroPolicy(), "reachable", {}, cfg).unwrapped
     as_is, matched = direct.motors.profile, reachable.motors.profile
     assert as_is.name == matched.name == "worn"
-    assert as_is.command_latency_s > 0 and matched.command_latency_s == 0
+    # the latency of the reference hand, the sim hand the policy was meant for
+    assert as_is.command_latency_s > matched.command_latency_s == cfg.reference_latency_s
+    assert as_is.read_latency_s > 0 and matched.read_latency_s == 0
     assert as_is.backlash_rad > 0 and matched.backlash_rad == 0
     assert matched.coulomb_friction_nm < as_is.coulomb_friction_nm
     # out of a residual's reach, so left as they are: the torque limit and mounting offsets
@@ -142,6 +144,19 @@ def test_a_bad_hand_config_fails_before_any_work(tmp_path):
     )
     assert "goal_current_ma must be 16 integers" in out
     assert not (tmp_path / "loop").exists()
+
+
+def test_a_bad_reference_latency_fails_before_any_work(tmp_path):
+    out = run_program(
+        "examples/sim2real_gap.py",
+        "--reference-latency-s",
+        "0.015",
+        "--out-dir",
+        str(tmp_path / "loop"),
+        expect_failure=True,
+    )
+    assert "error: --reference-latency-s: reference_latency_s must be a whole number" in out
+    assert "got 0.015" in out and not (tmp_path / "loop").exists()
 
 
 def test_a_bad_profile_fails_before_any_work(tmp_path):

@@ -5,8 +5,8 @@ was trained in) and in PhysX (a world profile), with or without domain randomisa
 prints RotR and TTF on each engine, the paired difference PhysX - MuJoCo (each seed starts
 from the same grasp on both; standard errors over distinct starts) overall and by start tilt
 (the angle between the rotation axis and the object's own z axis: 0 a cylinder spun flat, 90
-one turned on its side). Writes the figures as JSON and a plot (RotR by start tilt, both
-engines) with --out.
+one turned on its side). With --out, writes the figures as JSON (with each seed's RotR, so that
+runs in other worlds on the same seeds pair) and a plot (RotR by start tilt, both engines).
 
 Usage:
     python examples/studies/engine_transfer.py --episodes 400 --seed 5000 --out physx.json
@@ -137,7 +137,12 @@ def main(args: Args) -> None:
         )
     if args.out is not None:
         record = {"config": {**vars(args), "out": str(args.out)}, "world": world.as_dict()}
-        atomic_write_text(args.out, json.dumps({**record, "rows": rows}, indent=2))
+        episodes = {
+            "starts": [r.start for r in results["mujoco"]],
+            **{f"{e}_rotr": [r.metrics.rotr for r in results[e]] for e in ENGINES},
+        }  # per seed, in seed order: pairs across runs of other worlds on the same seeds
+        text = json.dumps({**record, "rows": rows, "episodes": episodes}, indent=2)
+        atomic_write_text(args.out, text)
         title = f"{args.policy} in MuJoCo and PhysX ({world.name} world)"
         print(f"json: {args.out}; plot: {plot(rows, args.out.with_suffix('.png'), title)}")
 

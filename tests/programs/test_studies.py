@@ -77,5 +77,8 @@ def test_engine_transfer_pairs_physx_with_mujoco_on_the_same_starts(tmp_path):
     every = result["rows"]["all"]
     assert every["episodes"] == 3 and every["distinct_starts"] == 3
     assert every["difference"] == pytest.approx(every["physx_rotr"] - every["mujoco_rotr"])
+    episodes = result["episodes"]
+    assert len(set(episodes["starts"])) == 3
+    assert np.mean(episodes["physx_rotr"]) == pytest.approx(every["physx_rotr"])
     assert sum(r["episodes"] for n, r in result["rows"].items() if n != "all") <= 3
     assert "PhysX - MuJoCo" in out and (tmp_path / "transfer.png").is_file()

@@ -78,8 +78,8 @@ class Args:
     engine: Literal["mujoco", "physx"] = "mujoco"
     """The physics: MuJoCo (the training world) or PhysX (a world nobody here wrote)."""
     world_profile: str = "default"
-    """How PhysX runs the scene: a preset (default, fine) or a YAML/JSON file of WorldProfile
-    fields (dexndm_envs.engines.world)."""
+    """How PhysX runs the scene: a preset (default, coarse, fine) or a YAML/JSON file of
+    WorldProfile fields (dexndm_envs.engines.world)."""
     domain_randomization: bool = False
     """Randomise physics as in training (overrides the setting the policy was trained with)."""
     out_dir: Path = Path("outputs/evaluation")

@@ -105,8 +105,8 @@ class EnvOptions:
     engine: Literal["mujoco", "physx"] = "mujoco"
     """The physics: MuJoCo, or PhysX (a world nobody here wrote; dexndm_envs.engines)."""
     world_profile: str = "default"
-    """How PhysX runs the scene: a preset (default, fine) or a YAML/JSON file of WorldProfile
-    fields."""
+    """How PhysX runs the scene: a preset (default, coarse, fine) or a YAML/JSON file of
+    WorldProfile fields."""
     hand_config: Path | None = None
     """The hand's servo settings (gains, Goal Current) as a YAML/JSON hand config
     (real/leap_hand.yaml); the public LEAP defaults when unset."""

@@ -34,7 +34,7 @@ class Args:
     rounds: int = 3
     """Alternating MuJoCo/PhysX rounds; the median round counts."""
     world_profile: str = "default"
-    """How PhysX runs: a preset (default, fine) or a YAML/JSON file."""
+    """How PhysX runs: a preset (default, coarse, fine) or a YAML/JSON file."""
 
 
 def steps_per_s(env: gym.Env, actions: np.ndarray) -> float:

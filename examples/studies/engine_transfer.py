@@ -45,7 +45,7 @@ class Args:
     policy: str = "pretrained"
     """"pretrained", a shipped policy's name or a policy file."""
     world_profile: str = "default"
-    """How PhysX runs: a preset (default, fine) or a YAML/JSON file of WorldProfile fields."""
+    """How PhysX runs: a preset (default, coarse, fine) or a YAML/JSON file of its fields."""
     episodes: int = 400
     seed: int = 5000
     """Seeds seed .. seed + episodes - 1, the same on both engines."""

@@ -113,7 +113,7 @@ def test_bad_world_profiles_are_named(tmp_path, text, match):
 
 
 def test_unknown_world_presets_and_engines_are_refused():
-    with pytest.raises(WorldProfileError, match="presets: default, fine"):
+    with pytest.raises(WorldProfileError, match="presets: default, coarse, fine"):
         load_world("bullet")
     with pytest.raises(WorldProfileError, match="engine must be one of: mujoco, physx"):
         make_engine("bullet")
@@ -179,10 +179,10 @@ def test_randomised_parameters_reach_physx():
 
 
 def test_chaos_box_runs_on_physx_and_says_so():
-    env = VirtualChaosBoxEnv("palm_down", num_balls=20, engine="physx", world_profile="fine")
+    env = VirtualChaosBoxEnv("palm_down", num_balls=20, engine="physx", world_profile="coarse")
     obs, info = env.reset(seed=0)
     assert info["hardware"]["engine"] == "physx"
-    assert info["hardware"]["world_profile"] == "fine"
+    assert info["hardware"]["world_profile"] == "coarse"
     rng = np.random.default_rng(0)
     for _ in range(5):
         obs, _, _, _, info = env.step(rng.uniform(-1, 1, 16))

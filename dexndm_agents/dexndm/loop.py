@@ -22,7 +22,6 @@ Usage:
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,10 +43,9 @@ from dexndm_agents.dexndm.data import (
     make_windows,
     split_episodes,
     split_windows,
-    take_transitions,
     usable_episodes,
 )
-from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
+from dexndm_agents.dexndm.fitting import fit, prediction_error
 from dexndm_agents.dexndm.hands import SimNominal, hands
 from dexndm_agents.dexndm.loop_target import (
     StaleRunError,
@@ -57,6 +55,7 @@ from dexndm_agents.dexndm.loop_target import (
     target_env_kwargs,
     target_record,
 )
+from dexndm_agents.dexndm.model_study import model_study
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
 from dexndm_agents.dexndm.results import REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
@@ -69,8 +68,6 @@ from dexndm_envs.chaos.virtual_env import collect_virtual_chaos_box
 from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.data.episodes import Episode, load_episodes
 from dexndm_envs.hand.config import load_hand_config
-
-logger = logging.getLogger(__name__)
 
 MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
 """The condition each dynamics model serves."""
@@ -387,49 +384,6 @@ def replay_tracking_error(
     return float(np.mean(errors))
 
 
-STUDY_SAMPLE_PASSES = 400_000
-"""Training samples each study fit processes at least: small sets get more epochs..."""
-
-STUDY_MAX_EPOCHS = 200
-"""... up to this many."""
-
-
-def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
-    """Next-step error of joint-wise vs whole-hand models as chaos-box data grows.
-
-    Each model is fitted from scratch (no sim pretraining: the data alone) on a random subset
-    of the chaos box's training windows and measured on its eval episodes (in distribution)
-    and on the base policy's rollouts on the same target hand holding the task's object (out
-    of distribution: another load, and policy-driven rather than replayed motion).
-    """
-    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
-    ood = make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
-    rows = []
-    for size in sorted({min(n, len(train)) for n in cfg.study_sizes}):
-        subset = take_transitions(train, size, seed=cfg.seed)
-        epochs = max(cfg.ndm_epochs, min(STUDY_MAX_EPOCHS, STUDY_SAMPLE_PASSES // size))
-        for kind, model_class in (("joint_wise", JointWiseNDM), ("whole_hand", WholeHandNDM)):
-            torch.manual_seed(cfg.seed)
-            model = model_class(window=cfg.window)
-            fit(model, subset, evaluation, epochs=epochs, seed=cfg.seed, progress=False)
-            rows.append(
-                {
-                    "transitions": size,
-                    "model": kind,
-                    "in_distribution_error_rad": prediction_error(model, evaluation),
-                    "out_of_distribution_error_rad": prediction_error(model, ood),
-                }
-            )
-            logger.info("model study: %s", rows[-1])
-    return {
-        "rows": rows,
-        "hold_error_rad": {
-            "in_distribution": hold_error(evaluation),
-            "out_of_distribution": hold_error(ood),
-        },
-    }
-
-
 def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
     """Every stage; returns the comparison (each condition's summary is also kept under
     out_dir/eval/, so a rerun evaluates only what is missing).
@@ -461,7 +415,15 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
         conditions[condition] = summary
     study = cfg.out_dir / "model_study.json"
     if not study.is_file():
-        atomic_write_text(study, json.dumps(model_study(data, cfg), indent=2))
+        figures = model_study(
+            data.chaos,
+            data.direct,
+            window=cfg.window,
+            sizes=cfg.study_sizes,
+            min_epochs=cfg.ndm_epochs,
+            seed=cfg.seed,
+        )
+        atomic_write_text(study, json.dumps(figures, indent=2))
     return LoopResults(
         conditions=conditions,
         bundles={k: Bundle.load(p).config["figures"] for k, p in bundles.items()},

@@ -29,7 +29,8 @@ Usage:
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from dexndm_agents.dexndm.results import CONDITIONS, EVALUATED
 from dexndm_envs.core.atomic import atomic_write_text
@@ -37,9 +38,6 @@ from dexndm_envs.engines.world import ENGINES, load_world
 from dexndm_envs.hand.config import load_hand_config
 from dexndm_envs.sim.options import HARDWARE
 from dexndm_envs.virtual.profiles import load_profile
-
-if TYPE_CHECKING:
-    from dexndm_agents.dexndm.loop import LoopConfig
 
 RUN_RECORD = "target.json"
 """The file under a run directory that records its target (target_record)."""
@@ -50,6 +48,18 @@ STAGE_DIRS = ("chaos_box", "direct_rollouts", "bundles", "eval")
 LEGACY_TARGET = {"engine": "mujoco", "hardware": "virtual"}
 """The target of a run directory written before targets were recorded: MuJoCo's virtual hand
 (its chaos box still refuses another profile, hand seed or hand config by itself)."""
+
+
+class TargetSettings(Protocol):
+    """The settings of a loop run that say what its target is (LoopConfig has them)."""
+
+    out_dir: Path
+    engine: str
+    world_profile: str
+    target_hardware: str
+    hardware_profile: str
+    hardware_seed: int
+    hand_config: str | None
 
 
 class StaleRunError(ValueError):
@@ -77,7 +87,7 @@ def check_target(engine: str, world_profile: str, target_hardware: str) -> None:
         )
 
 
-def target_env_kwargs(cfg: LoopConfig) -> dict[str, Any]:
+def target_env_kwargs(cfg: TargetSettings) -> dict[str, Any]:
     """DexNDM-Rotate-v0's (and the chaos box's) options for the target hand and world."""
     return {
         "hardware": cfg.target_hardware,
@@ -89,7 +99,7 @@ def target_env_kwargs(cfg: LoopConfig) -> dict[str, Any]:
     }
 
 
-def evaluated_conditions(cfg: LoopConfig) -> tuple[str, ...]:
+def evaluated_conditions(cfg: TargetSettings) -> tuple[str, ...]:
     """The conditions the loop evaluates: the comparison, and the reachable hand on MuJoCo's
     virtual hand only (module docstring)."""
     if cfg.engine == "mujoco" and cfg.target_hardware == "virtual":
@@ -97,7 +107,7 @@ def evaluated_conditions(cfg: LoopConfig) -> tuple[str, ...]:
     return CONDITIONS
 
 
-def target_record(cfg: LoopConfig) -> dict[str, Any]:
+def target_record(cfg: TargetSettings) -> dict[str, Any]:
     """What makes the target: the engine and world profile's values (PhysX), the hardware, the
     virtual hand's profile values and seed (virtual), and the hand config's values. Values,
     not names or paths: an edited profile file is another target, a moved one is not."""
@@ -113,7 +123,7 @@ def target_record(cfg: LoopConfig) -> dict[str, Any]:
     return json.loads(json.dumps(record))  # as the file holds it: lists, not tuples
 
 
-def claim_run_dir(cfg: LoopConfig) -> None:
+def claim_run_dir(cfg: TargetSettings) -> None:
     """Record cfg's target under cfg.out_dir, or refuse a directory made for another one.
 
     Call before any stage: nothing is written or run when it raises.

@@ -3,7 +3,9 @@
 The loop (docs/dexndm.md): (1) a base policy, (2) its sim rollouts, (3) chaos-box data on
 the hand, (4) the joint-wise NDM and the whole-hand baseline, (5) a residual adapter through
 each, (7) the same metrics on the ideal sim, and on the virtual hand with direct transfer, with
-the whole-hand residual and with DexNDM, on the same seeds; and, for reference, direct transfer
+the whole-hand residual and with DexNDM, on the same seeds. The hand of stages 3 and 7 is the
+loop's target (dexndm_agents.dexndm.loop_target): MuJoCo's virtual hand by default, or a hand
+in PhysX (LoopConfig.engine, world_profile, target_hardware). And, for reference, direct transfer
 on the "reachable" hand (dexndm_agents.dexndm.hands: the virtual hand with every difference a target
 residual can offset put back to the sim's value), what a residual that made every joint follow
 its targets as in the sim would regain. Every stage writes its result
@@ -20,7 +22,6 @@ Usage:
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -43,13 +44,21 @@ from dexndm_agents.dexndm.data import (
     make_windows,
     split_episodes,
     split_windows,
-    take_transitions,
     usable_episodes,
 )
-from dexndm_agents.dexndm.fitting import fit, hold_error, prediction_error
+from dexndm_agents.dexndm.fitting import fit, prediction_error
 from dexndm_agents.dexndm.hands import SimNominal, hands
+from dexndm_agents.dexndm.loop_target import (
+    StaleRunError,
+    check_target,
+    claim_run_dir,
+    evaluated_conditions,
+    target_env_kwargs,
+    target_record,
+)
+from dexndm_agents.dexndm.model_study import model_study
 from dexndm_agents.dexndm.models import NDM, JointWiseNDM, WholeHandNDM
-from dexndm_agents.dexndm.results import EVALUATED, REACHABLE_HAND, LoopResults
+from dexndm_agents.dexndm.results import REACHABLE_HAND, LoopResults
 from dexndm_agents.dexndm.rollouts import ACTIONS_FILE, record_rollouts
 from dexndm_agents.dexndm.wrapper import NDMResidualWrapper
 from dexndm_agents.evaluation.harness import make_eval_env, run_episode, summarize
@@ -60,8 +69,6 @@ from dexndm_envs.chaos.virtual_env import collect_virtual_chaos_box
 from dexndm_envs.core.atomic import atomic_write_text
 from dexndm_envs.data.episodes import Episode, load_episodes
 from dexndm_envs.hand.config import load_hand_config
-
-logger = logging.getLogger(__name__)
 
 MODEL_KINDS = {"whole_hand": WholeHandNDM, "dexndm": JointWiseNDM}
 """The condition each dynamics model serves."""
@@ -104,6 +111,14 @@ class LoopConfig:
     """Chaos-box transitions the model study fits on (capped at what there is)."""
     seed: int = 0
     progress: bool = True
+    engine: str = "mujoco"
+    """The target's world: "mujoco" (the training world) or "physx" (dexndm_envs.engines);
+    the sim rollouts, the reference and the "ideal" condition stay in MuJoCo."""
+    world_profile: str = "default"
+    """How PhysX runs the target (a preset of engines.world.WORLDS or a YAML/JSON file)."""
+    target_hardware: str = "virtual"
+    """The target hand: "virtual" (the servo model of hardware_profile, hardware_seed) or
+    "ideal" (the nominal position actuators; on PhysX its joint drives). loop_target."""
 
     def __post_init__(self) -> None:
         reference.check_reference_latency(self.reference_latency_s)
@@ -111,6 +126,7 @@ class LoopConfig:
             raise ValueError(
                 f"unknown residual_kind {self.residual_kind!r}; known: {', '.join(ADAPTER_KINDS)}"
             )
+        check_target(self.engine, self.world_profile, self.target_hardware)
 
     def as_dict(self) -> dict[str, Any]:
         return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(self).items()}
@@ -140,14 +156,15 @@ class LoopData:
     sim: list[Episode]
     chaos: list[Episode]
     direct: list[Episode]
-    """The base policy's rollouts on the virtual hand (direct transfer), as many as `sim`."""
+    """The base policy's rollouts on the target (direct transfer), as many as `sim`."""
 
 
 def _rollouts(
     policy: Policy, cfg: LoopConfig, name: str, hardware: str, seed: int
 ) -> list[Episode]:
-    """The base policy's rollouts on one hardware (the reference hand for "ideal"), recorded
-    once per run directory; sim rollouts of another reference are refused (StaleRunError)."""
+    """The base policy's rollouts on one hardware ("ideal": the reference hand, "target": the
+    loop's target), recorded once per run directory; sim rollouts of another reference are
+    refused (StaleRunError)."""
     directory = cfg.out_dir / name
     if not (directory / ACTIONS_FILE).is_file():  # actions.npz is written last: a whole set
         if directory.exists():
@@ -161,6 +178,8 @@ def _rollouts(
         }
         if hardware == "ideal":
             env_kwargs["config"] = reference.reference_overrides(policy, cfg.reference_latency_s)
+        if hardware == "target":
+            env_kwargs = target_env_kwargs(cfg)
         record_rollouts(
             policy,
             env_kwargs,
@@ -180,8 +199,8 @@ def _rollouts(
 
 def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
     """Stages 2-3: the base policy's sim rollouts, and the chaos box replaying their actions
-    on the virtual hand (with the paper's noise); plus direct-transfer rollouts on the virtual
-    hand, the model study's out-of-distribution set (the task's object instead of balls)."""
+    on the target hand (with the paper's noise); plus direct-transfer rollouts on the target,
+    the model study's out-of-distribution set (the task's object instead of balls)."""
     sim = _rollouts(policy, cfg, "sim_rollouts", "ideal", cfg.seed)
     source = ActionFile.load(cfg.out_dir / "sim_rollouts" / ACTIONS_FILE, steps=cfg.episode_steps)
     collect_virtual_chaos_box(
@@ -196,9 +215,12 @@ def collect_data(policy: Policy, cfg: LoopConfig) -> LoopData:
         progress=cfg.progress,
         target_noise_rad=cfg.chaos_target_noise_rad,
         hand_config=cfg.hand_config,
+        engine=cfg.engine,
+        world_profile=cfg.world_profile,
+        hardware=cfg.target_hardware,
     )
     chaos = load_episodes(cfg.out_dir / "chaos_box")
-    direct = _rollouts(policy, cfg, "direct_rollouts", "virtual", cfg.seed + 500)
+    direct = _rollouts(policy, cfg, "direct_rollouts", "target", cfg.seed + 500)
     return LoopData(sim, chaos, direct)
 
 
@@ -235,9 +257,10 @@ def train_adapter(ndm: NDM, data: LoopData, cfg: LoopConfig) -> tuple[Adapter, d
     )
 
 
-UNRECORDED = ("out_dir", "progress")
+UNRECORDED = ("out_dir", "progress", "world_profile")
 """Loop settings a bundle does not record: where the run was and whether it drew progress bars
-say nothing of the bundle, and a path of the machine it ran on would ship with it."""
+say nothing of the bundle, and a path of the machine it ran on would ship with it (a world
+profile may be a file: the bundle's "target" records its values)."""
 
 
 def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, Path]:
@@ -257,16 +280,13 @@ def make_bundles(policy: Policy, data: LoopData, cfg: LoopConfig) -> dict[str, P
                     "seed": cfg.hardware_seed,
                     "hand_config": load_hand_config(cfg.hand_config).as_dict(),
                 },
+                "target": target_record(cfg),
                 "loop": {k: v for k, v in cfg.as_dict().items() if k not in UNRECORDED},
                 "figures": {**fit_figures, **residual_figures},
             }
             Bundle(ndm, adapter, _plain(config)).save(path)
         paths[condition] = path
     return paths
-
-
-class StaleRunError(ValueError):
-    """A run directory holds bundles trained with other settings than those asked for."""
 
 
 BUNDLE_SETTINGS = ("window", "ndm_epochs", "residual_epochs", "reference_latency_s")
@@ -300,8 +320,9 @@ def _plain(value: Any) -> Any:
 def _condition_env(
     policy: Policy, condition: str, bundles: dict[str, Path], cfg: LoopConfig
 ) -> gym.Env:
-    """The env a condition runs on: the reference hand (the ideal sim), or the virtual hand
-    (the reachable one for REACHABLE_HAND), wrapped with the condition's bundle if it has one."""
+    """The env a condition runs on: the reference hand (the ideal sim), or the target (the
+    reachable virtual hand for REACHABLE_HAND), wrapped with the condition's bundle if it has
+    one."""
     profile, hand = cfg.hardware_profile, cfg.hand_config
     ideal_config = reference.reference_overrides(policy, cfg.reference_latency_s)
     if condition == REACHABLE_HAND:
@@ -311,7 +332,14 @@ def _condition_env(
     if condition == "ideal":
         env = make_eval_env(policy, hand_config=hand, config=ideal_config)
     else:
-        env = make_eval_env(policy, profile, hardware_seed=cfg.hardware_seed, hand_config=hand)
+        env = make_eval_env(
+            policy,
+            profile if cfg.target_hardware == "virtual" else None,
+            hardware_seed=cfg.hardware_seed,
+            hand_config=hand,
+            engine=cfg.engine,
+            world_profile=cfg.world_profile,
+        )
     return NDMResidualWrapper(env, bundles[condition]) if condition in bundles else env
 
 
@@ -371,60 +399,22 @@ def replay_tracking_error(
     return float(np.mean(errors))
 
 
-STUDY_SAMPLE_PASSES = 400_000
-"""Training samples each study fit processes at least: small sets get more epochs..."""
-
-STUDY_MAX_EPOCHS = 200
-"""... up to this many."""
-
-
-def model_study(data: LoopData, cfg: LoopConfig) -> dict[str, Any]:
-    """Next-step error of joint-wise vs whole-hand models as chaos-box data grows.
-
-    Each model is fitted from scratch (no sim pretraining: the data alone) on a random subset
-    of the chaos box's training windows and measured on its eval episodes (in distribution)
-    and on the base policy's rollouts on the same virtual hand holding the task's object (out
-    of distribution: another load, and policy-driven rather than replayed motion).
-    """
-    train, evaluation = split_windows(data.chaos, cfg.window, seed=cfg.seed)
-    ood = make_windows(usable_episodes(data.direct, cfg.window), cfg.window)
-    rows = []
-    for size in sorted({min(n, len(train)) for n in cfg.study_sizes}):
-        subset = take_transitions(train, size, seed=cfg.seed)
-        epochs = max(cfg.ndm_epochs, min(STUDY_MAX_EPOCHS, STUDY_SAMPLE_PASSES // size))
-        for kind, model_class in (("joint_wise", JointWiseNDM), ("whole_hand", WholeHandNDM)):
-            torch.manual_seed(cfg.seed)
-            model = model_class(window=cfg.window)
-            fit(model, subset, evaluation, epochs=epochs, seed=cfg.seed, progress=False)
-            rows.append(
-                {
-                    "transitions": size,
-                    "model": kind,
-                    "in_distribution_error_rad": prediction_error(model, evaluation),
-                    "out_of_distribution_error_rad": prediction_error(model, ood),
-                }
-            )
-            logger.info("model study: %s", rows[-1])
-    return {
-        "rows": rows,
-        "hold_error_rad": {
-            "in_distribution": hold_error(evaluation),
-            "out_of_distribution": hold_error(ood),
-        },
-    }
-
-
 def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
     """Every stage; returns the comparison (each condition's summary is also kept under
-    out_dir/eval/, so a rerun evaluates only what is missing)."""
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    out_dir/eval/, so a rerun evaluates only what is missing).
+
+    Raises:
+        StaleRunError: out_dir holds a run made for another target (loop_target), or bundles
+            trained with other model or adapter settings.
+    """
+    claim_run_dir(cfg)  # before any stage: another target's run is refused untouched
     data = collect_data(policy, cfg)
     bundles = make_bundles(policy, data, cfg)
     conditions: dict[str, ConditionSummary] = {}
     # the rollouts the adapters held out: fit_adapter's split of the usable episodes
     segment = cfg.window + Bundle.load(bundles["dexndm"]).residual.history - 1
     replayed = split_episodes(usable_episodes(data.sim, segment), seed=cfg.seed)[1]
-    for condition in EVALUATED:
+    for condition in evaluated_conditions(cfg):
         cached = cfg.out_dir / "eval" / f"{condition}.json"
         summary = (
             ConditionSummary.from_json(json.loads(cached.read_text())) if cached.is_file() else None
@@ -440,7 +430,15 @@ def run_loop(policy: Policy, cfg: LoopConfig) -> LoopResults:
         conditions[condition] = summary
     study = cfg.out_dir / "model_study.json"
     if not study.is_file():
-        atomic_write_text(study, json.dumps(model_study(data, cfg), indent=2))
+        figures = model_study(
+            data.chaos,
+            data.direct,
+            window=cfg.window,
+            sizes=cfg.study_sizes,
+            min_epochs=cfg.ndm_epochs,
+            seed=cfg.seed,
+        )
+        atomic_write_text(study, json.dumps(figures, indent=2))
     return LoopResults(
         conditions=conditions,
         bundles={k: Bundle.load(p).config["figures"] for k, p in bundles.items()},

@@ -12,7 +12,9 @@ Usage:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -54,6 +56,16 @@ def format_table(results: LoopResults) -> str:
     return "\n".join(lines)
 
 
+def target_title(config: Mapping[str, Any]) -> str:
+    """The hand a run's config (LoopResults.config) targets, in words; runs from before the
+    loop had targets were on MuJoCo's virtual hand."""
+    virtual = f"virtual hand, profile {config.get('hardware_profile', 'default')}"
+    if config.get("engine", "mujoco") == "mujoco":
+        return virtual
+    hand = virtual if config.get("target_hardware") == "virtual" else "ideal hand"
+    return f"PhysX (world {config.get('world_profile', 'default')}), {hand}"
+
+
 def plot_results(results: LoopResults, out_dir: Path) -> list[Path]:
     """Two figures: the comparison (RotR, TTF and the replayed tracking error per condition)
     and the model study."""
@@ -84,7 +96,7 @@ def plot_results(results: LoopResults, out_dir: Path) -> list[Path]:
     ax_track.set_ylabel("replayed tracking error (mrad)")
     for ax in (ax_rotr, ax_ttf, ax_track):
         ax.tick_params(axis="x", labelrotation=20)
-    fig.suptitle(f"virtual hand, profile {results.config['hardware_profile']}")
+    fig.suptitle(target_title(results.config))
     fig.tight_layout()
     fig.savefig(paths[0], dpi=120)
     plt.close(fig)

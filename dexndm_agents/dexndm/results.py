@@ -15,14 +15,15 @@ from typing import Any
 from dexndm_agents.evaluation.summary import ConditionSummary
 
 CONDITIONS = ("ideal", "direct", "whole_hand", "dexndm")
-"""The paper's comparison: ideal sim; virtual hand with direct transfer, with a whole-hand-NDM
-residual, and with DexNDM (the joint-wise NDM's residual)."""
+"""The paper's comparison: ideal sim; the target (the virtual hand, or a hand in PhysX:
+loop_target) with direct transfer, with a whole-hand-NDM residual, and with DexNDM (the
+joint-wise NDM's residual)."""
 
 REACHABLE_HAND = "reachable"
 """The reference condition run after the comparison: direct transfer on the virtual hand with
 every hands.REACHABLE factor at the sim's value. Its gain over direct transfer is about the
 most a residual on the targets can regain (an estimate, not a bound: a residual may also offset
-part of what is out of reach)."""
+part of what is out of reach). Run on MuJoCo's virtual hand only (loop_target)."""
 
 EVALUATED = (*CONDITIONS, REACHABLE_HAND)
 
@@ -34,7 +35,7 @@ _SECTIONS = ("bundles", "model_study", "config", "seconds")
 
 @dataclass
 class LoopResults:
-    """The loop's comparison on one virtual hand.
+    """The loop's comparison on one target hand.
 
     Attributes:
         conditions: each evaluated condition's summary (EVALUATED order; results of runs

@@ -42,6 +42,7 @@ from dexndm_agents.policies.files import Policy, policy_env_kwargs
 from dexndm_envs.core import geometry, task
 from dexndm_envs.core.constants import NUM_JOINTS
 from dexndm_envs.core.metrics import EpisodeMetrics, MetricsTracker
+from dexndm_envs.engines.world import WorldProfile
 from dexndm_envs.hand.config import HandConfig
 from dexndm_envs.sim.objects.catalog import resolve_object_set
 from dexndm_envs.virtual.profiles import HardwareProfile
@@ -139,12 +140,20 @@ def make_eval_env(
     hardware_seed: int = 0,
     hand_config: HandConfig | str | Path | None = None,
     config: dict[str, Any] | None = None,
+    engine: str = "mujoco",
+    world_profile: WorldProfile | str | Path = "default",
 ) -> gym.Env:
     """DexNDM-Rotate-v0 on the policy's own task options (policy.env_kwargs), on the ideal hand
     (hardware_profile None) or on the virtual hand of that profile and seed; hand_config is the
-    hand's servo settings either way, and config, when given, the env's config in place of the
-    policy's (the DexNDM loop's reference hand). The one place a comparison builds its envs."""
-    kwargs = {**policy_env_kwargs(policy), "hand_config": hand_config}
+    hand's servo settings either way, config, when given, the env's config in place of the
+    policy's (the DexNDM loop's reference hand), engine and world_profile the world it runs in
+    (MuJoCo, the training world, by default). The one place a comparison builds its envs."""
+    kwargs = {
+        **policy_env_kwargs(policy),
+        "hand_config": hand_config,
+        "engine": engine,
+        "world_profile": world_profile,
+    }
     if config is not None:
         kwargs["config"] = config
     if hardware_profile is not None:

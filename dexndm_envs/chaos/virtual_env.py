@@ -1,12 +1,19 @@
 """DexNDM-ChaosBox-v0: the virtual LEAP hand in the chaos box, in process.
 
 The chaos box (arXiv 2510.08556, "Chaos Box"; dexndm_envs.chaos.box) driven through the virtual
-LEAP hand's servo model (dexndm_envs.virtual.servos), with the interface of DexNDM-Rotate-v0 and
-DexNDM-Real-v0: relative joint targets at 20 Hz (5 physics steps of 0.01 s), a proprioceptive
-observation, and `info` with the servos' readings in the units DexNDM-Real-v0 reports (joint
-positions in rad, velocities in rad/s, currents in mA, model sign convention). It is the same
-hand that `real/virtual_hand.py --scene chaos_box` serves over a pty, without the bus: the
-DexNDM loop collects its data here 2-3 times faster (100 balls).
+LEAP hand's servo model (dexndm_envs.virtual.servos), or with hardware="ideal" through the
+ideal hand's position actuators (dexndm_envs.sim.nominal_hand, as DexNDM-Rotate-v0's ideal
+hand; on PhysX its joint drives), with the interface of DexNDM-Rotate-v0 and DexNDM-Real-v0:
+relative joint targets at 20 Hz (5 physics steps of 0.01 s), a proprioceptive observation,
+and `info` with the servos' readings in the units DexNDM-Real-v0 reports (joint positions in
+rad, velocities in rad/s, currents in mA, model sign convention). It is the same hand that
+`real/virtual_hand.py --scene chaos_box` serves over a pty, without the bus: the DexNDM loop
+collects its data here 2-3 times faster (100 balls).
+
+The ideal hand reads exactly: joint_pos and joint_vel are the joints' state, and
+joint_current the current a nominal servo would draw for the torque the position actuator
+gives at that state (NominalActuators.current_ma: torque / k_t, in mA, model sign
+convention), computed, not measured.
 
 The box has no drop: episodes never terminate and the reward is 0; a reset puts the hand at
 its start pose and drops the balls anew, scattered from the reset's seed. Ball sizes are a
@@ -54,6 +61,8 @@ from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.engines.engine import make_engine
 from dexndm_envs.engines.world import ENGINES, WorldProfile
 from dexndm_envs.hand.config import HandConfig, load_hand_config
+from dexndm_envs.sim.nominal_hand import NominalActuators
+from dexndm_envs.sim.options import HARDWARE
 from dexndm_envs.virtual.profiles import HardwareProfile
 from dexndm_envs.virtual.servos import VirtualMotors
 
@@ -83,6 +92,7 @@ RESET_OPTIONS = ("joint_targets",)
 OPTION_RULES: dict[str, checks.Rule] = {
     "num_balls": Integer(0, MAX_BALLS),
     "history_len": Integer(low=1),
+    "hardware": Choice(HARDWARE),
     "hardware_seed": Integer(low=0),
     "hand_config": Instance(
         (HandConfig, str, os.PathLike, type(None)),
@@ -115,6 +125,9 @@ class VirtualChaosBoxEnv(gym.Env):
         engine: which physics computes the box: "mujoco" or "physx" (as DexNDM-Rotate-v0's
             engine; the chaos-box data of the DexNDM loop come from its target world).
         world_profile: how PhysX runs it (dexndm_envs.engines.world), checked on MuJoCo too.
+        hardware: "virtual" (the servo model, hardware_profile and hardware_seed's hand) or
+            "ideal" (the position actuators of hand_config, as DexNDM-Rotate-v0's ideal hand;
+            the profile is still checked, so a typo never goes unseen).
 
     Raises:
         ValueError: for an unknown wrist, axis or profile, or a bad ball count, history length
@@ -135,6 +148,7 @@ class VirtualChaosBoxEnv(gym.Env):
         hand_config: HandConfig | str | Path | None = None,
         engine: str = "mujoco",
         world_profile: WorldProfile | str | Path = "default",
+        hardware: str = "virtual",
     ) -> None:
         if not isinstance(wrist, str) or wrist not in task.WRISTS:
             raise ValueError(
@@ -144,19 +158,25 @@ class VirtualChaosBoxEnv(gym.Env):
         self.wrist = wrist
         self._wrist_quat = task.WRISTS[wrist].copy()
         self._axis_option = task.resolve_axis(axis)
-        self.motors = VirtualMotors(
-            hardware_profile, int(hardware_seed), load_hand_config(hand_config)
-        )
+        self.hardware = hardware
+        self.hand_config = load_hand_config(hand_config)
+        motors = VirtualMotors(hardware_profile, int(hardware_seed), self.hand_config)
+        self.motors = motors if hardware == "virtual" else None
+        self.actuators = NominalActuators.from_hand_config(self.hand_config)
         self.model = chaos_box.compile_chaos_box(wrist, int(num_balls), BALL_SIZE_SEED, SIM_DT_S)
         self.data = mujoco.MjData(self.model)
-        self.motors.bind(self.model)
+        if self.motors is not None:
+            self.motors.bind(self.model)
+        else:
+            self.actuators.apply(self.model)
         mujoco.mj_setConst(self.model, self.data)
         self.box = chaos_box.ChaosBoxScene(self.model)
         self.engine = make_engine(engine, world_profile)
-        self._joint_qpos = np.array(
-            [self.model.jnt_qposadr[self.model.joint(name).id] for name in JOINT_NAMES]
-        )
-        self._direction = np.asarray(self.motors.hand.direction, dtype=np.float64)
+        joints = [self.model.joint(name).id for name in JOINT_NAMES]
+        self._joint_qpos = self.model.jnt_qposadr[joints]
+        self._joint_dof = self.model.jnt_dofadr[joints]
+        self._actuators = np.array([self.model.actuator(name).id for name in JOINT_NAMES])
+        self._direction = np.asarray(self.hand_config.direction, dtype=np.float64)
         self.history = interface.ProprioHistory(int(history_len))
         self.obs_layout = self.history.layout
         self.action_space = interface.action_space()
@@ -181,10 +201,16 @@ class VirtualChaosBoxEnv(gym.Env):
 
     def hardware_description(self) -> dict[str, Any]:
         """What is driven, as episode metadata records it (data.episode_meta's hardware)."""
+        if self.motors is None:
+            hand: dict[str, Any] = {"kind": "ideal"}
+        else:
+            hand = {
+                "kind": "virtual",
+                "profile": self.motors.profile.name,
+                "seed": self.motors.seed,
+            }
         return {
-            "kind": "virtual",
-            "profile": self.motors.profile.name,
-            "seed": self.motors.seed,
+            **hand,
             "scene": "chaos_box",
             "num_balls": self.num_balls,
             **self.engine_description(),
@@ -222,8 +248,9 @@ class VirtualChaosBoxEnv(gym.Env):
         data.qpos[self._joint_qpos] = self._targets
         self.box.reset(model, data, self.np_random)  # clear of the hand where it now stands
         self.engine.reset(model, data)
-        self.motors.reset(data, self._targets)
-        self.motors.run(model, data, round(SETTLE_S / SIM_DT_S), self.engine.step)
+        if self.motors is not None:
+            self.motors.reset(data, self._targets)
+        self._run(round(SETTLE_S / SIM_DT_S))
         self._axis = task.sample_axis(self._axis_option, self.np_random).copy()
         self._started = True
         info = self._info()
@@ -240,20 +267,45 @@ class VirtualChaosBoxEnv(gym.Env):
         if not self._started:
             raise RuntimeError("call reset() before step()")
         self._targets = interface.next_targets(self._targets, action, self.max_delta_rad)
-        self.motors.write_goal_rad(self._targets)
-        self.motors.run(self.model, self.data, self.frame_skip, self.engine.step)
+        if self.motors is not None:
+            self.motors.write_goal_rad(self._targets)
+        self._run(self.frame_skip)
         info = self._info()
         self.history.push(info["joint_pos"], self._targets)
         return self.history.observation(), 0.0, False, False, info
 
-    def _info(self) -> dict[str, Any]:
-        """The servos' readings as DexNDM-Real-v0 converts them, plus the task and the load."""
+    def _run(self, nsteps: int) -> None:
+        """nsteps physics steps toward the targets: through the servos, or the ideal hand's
+        position actuators holding them."""
+        if self.motors is not None:
+            self.motors.run(self.model, self.data, nsteps, self.engine.step)
+        else:
+            self.data.ctrl[self._actuators] = self._targets
+            self.engine.step(self.model, self.data, nsteps)
+
+    def _readings(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Joint positions (rad), velocities (rad/s), currents (mA), model convention: the
+        servos' registers as DexNDM-Real-v0 converts them, or the ideal hand's exact state."""
+        if self.motors is None:
+            joint_pos = self.data.qpos[self._joint_qpos].copy()
+            joint_vel = self.data.qvel[self._joint_dof].copy()
+            torque = self.actuators.torque_nm(self._targets, joint_pos, joint_vel)
+            return joint_pos, joint_vel, self.actuators.current_ma(torque)
         ticks, velocity, current = self.motors.read_registers()
+        return (
+            self.motors.hand.ticks_to_model(ticks),
+            self._direction * ct.velocity_units_to_rad_s(velocity),
+            self._direction * ct.current_units_to_ma(current),
+        )
+
+    def _info(self) -> dict[str, Any]:
+        """The hand's readings (_readings), plus the task and the load."""
+        joint_pos, joint_vel, joint_current = self._readings()
         return {
-            "joint_pos": self.motors.hand.ticks_to_model(ticks),
+            "joint_pos": joint_pos,
             "joint_targets": self._targets.copy(),
-            "joint_vel": self._direction * ct.velocity_units_to_rad_s(velocity),
-            "joint_current": self._direction * ct.current_units_to_ma(current),
+            "joint_vel": joint_vel,
+            "joint_current": joint_current,
             "wrist": self.wrist,
             "axis": self._axis.copy(),
             "finger_contacts": self.box.finger_contacts(self.data),
@@ -276,22 +328,24 @@ def collect_virtual_chaos_box(
     hand_config: HandConfig | str | Path | None = None,
     engine: str = "mujoco",
     world_profile: WorldProfile | str | Path = "default",
+    hardware: str = "virtual",
 ) -> list[Path]:
-    """Collect chaos-box episodes 0 .. episodes-1 on the virtual hand, in process.
+    """Collect chaos-box episodes 0 .. episodes-1 on the virtual (or the ideal) hand, in process.
 
     The collection of real/collect_chaos_box.py (chaos.collection.ChaosBoxCollector: noise on
     half the trajectories, no resets between episodes, one atomic file per episode, resume)
     without the bus. Episodes already in out_dir are kept and not collected again; a directory
     collected with other settings (including another profile, hand seed, hand config or ball
     count) is refused. Episode metadata records hardware {"kind": "virtual", "profile", "seed",
-    "scene": "chaos_box", "num_balls"}, and on PhysX its "engine" and "world_profile".
+    "scene": "chaos_box", "num_balls"} ({"kind": "ideal", "scene", "num_balls"} for the ideal
+    hand), and on PhysX its "engine" and "world_profile".
 
     Args:
         out_dir: the episodes' directory (episode_<index>.npz and collection.json).
         source: the actions, e.g. chaos_actions.ActionFile or SmoothRandomActions.
         episodes: how many episodes the directory should hold.
         wrist, hardware_profile, hardware_seed, num_balls, hand_config, engine,
-            world_profile: the env's options.
+            world_profile, hardware: the env's options.
         seed: episode e's trajectory, noise and the balls' first drop come from it.
         progress: show a progress bar.
         target_noise_rad: sigma of i.i.d. offsets on the commanded targets, past the action
@@ -313,12 +367,13 @@ def collect_virtual_chaos_box(
         hand_config=hand_config,
         engine=engine,
         world_profile=world_profile,
+        hardware=hardware,
     )
     settings = chaos.collection_settings(
         port=None,
         wrist=wrist,
         hand_config_file=None,
-        hand=env.motors.hand,
+        hand=env.hand_config,
         source=source,
         seed=seed,
         realtime=False,

@@ -47,6 +47,8 @@ class NominalActuators:
     kp_nm_per_rad: np.ndarray
     kv_nm_s_per_rad: np.ndarray
     torque_limit_nm: np.ndarray
+    torque_constant_nm_per_a: float = _NOMINAL_SERVO.torque_constant_nm_per_a
+    """The nominal servo's k_t, through which Goal Current became torque_limit_nm."""
 
     @classmethod
     def from_hand_config(
@@ -62,6 +64,7 @@ class NominalActuators:
             kp_nm_per_rad=nm_per_tick_unit * p_gain / 128,
             kv_nm_s_per_rad=nm_per_tick_unit * d_gain / 16 * servo.derivative_time_s,
             torque_limit_nm=nm_per_ma * np.asarray(hand.goal_current_ma, dtype=np.float64),
+            torque_constant_nm_per_a=servo.torque_constant_nm_per_a,
         )
 
     def apply(self, model: mujoco.MjModel) -> None:
@@ -73,6 +76,21 @@ class NominalActuators:
         model.actuator_biasprm[acts, 2] = -self.kv_nm_s_per_rad
         model.actuator_forcerange[acts, 0] = -self.torque_limit_nm
         model.actuator_forcerange[acts, 1] = self.torque_limit_nm
+
+    def torque_nm(
+        self, joint_targets: np.ndarray, joint_pos: np.ndarray, joint_vel: np.ndarray
+    ) -> np.ndarray:
+        """The torque (N m, per joint) the actuators give at this state: MuJoCo's position
+        actuator, kp (target - q) - kv qdot, clipped at the torque limit."""
+        spring = self.kp_nm_per_rad * (joint_targets - joint_pos)
+        torque = spring - self.kv_nm_s_per_rad * joint_vel
+        return np.clip(torque, -self.torque_limit_nm, self.torque_limit_nm)
+
+    def current_ma(self, torque_nm: np.ndarray) -> np.ndarray:
+        """The current (mA) a nominal servo draws for a torque: torque / k_t. The ideal hand
+        has no motor; this is the reading a current-based servo giving that torque would
+        report (what DexNDM-Real-v0's joint_current is), not a measurement."""
+        return np.asarray(torque_nm, dtype=np.float64) / self.torque_constant_nm_per_a * 1e3
 
     def as_dict(self) -> dict[str, list[float]]:
         """Plain lists, as artifacts record them."""

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
@@ -19,7 +20,7 @@ import dexndm_envs  # registers the environments
 from dexndm_envs.chaos import actions as chaos_actions
 from dexndm_envs.chaos import collection as chaos
 from dexndm_envs.chaos.virtual_env import VirtualChaosBoxEnv, collect_virtual_chaos_box
-from dexndm_envs.core.constants import JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
+from dexndm_envs.core.constants import JOINT_NAMES, JOINT_UPPER_RAD, MAX_DELTA_RAD, NUM_JOINTS
 from dexndm_envs.data.episodes import load_episodes
 from dexndm_envs.dynamixel import control_table as ct
 from dexndm_envs.hand.config import default_hand_config
@@ -97,6 +98,40 @@ def test_info_holds_the_servo_readings_in_the_real_envs_units():
     assert np.abs(current).max() > 20.0  # mA: holding the fingers up against gravity
 
 
+def test_the_ideal_hand_reads_its_exact_state_and_its_actuators_current():
+    env = VirtualChaosBoxEnv("palm_up", num_balls=BALLS, hardware="ideal")
+    _, info = env.reset(seed=0)
+    assert env.motors is None
+    assert info["hardware"] == {"kind": "ideal", "scene": "chaos_box", "num_balls": BALLS}
+    model, data = env.model, env.data
+    acts = [model.actuator(name).id for name in JOINT_NAMES]
+    # DexNDM-Rotate-v0's ideal hand: position actuators with the hand config's gains
+    np.testing.assert_allclose(model.actuator_gainprm[acts, 0], env.actuators.kp_nm_per_rad)
+    np.testing.assert_allclose(model.actuator_forcerange[acts, 1], env.actuators.torque_limit_nm)
+    goal_current_ma = np.asarray(env.hand_config.goal_current_ma, dtype=np.float64)
+    for action in actions(10):
+        info = env.step(action)[4]
+        np.testing.assert_array_equal(info["joint_pos"], data.qpos[:NUM_JOINTS])  # exact
+        np.testing.assert_array_equal(info["joint_vel"], data.qvel[:NUM_JOINTS])
+        # the current of the torque MuJoCo's actuators give at this state, through k_t
+        mujoco.mj_forward(model, data)
+        torque_nm = data.actuator_force[acts]
+        np.testing.assert_allclose(
+            info["joint_current"], torque_nm / env.actuators.torque_constant_nm_per_a * 1e3
+        )
+        assert np.all(np.abs(info["joint_current"]) <= goal_current_ma + 1e-6)
+    assert np.abs(info["joint_current"]).max() > 20.0  # mA: the fingers held up and loaded
+
+
+def test_an_ideal_hand_collection_records_it_and_refuses_the_virtual_one(tmp_path: Path):
+    out = tmp_path / "chaos"
+    collect(out, 1, hardware="ideal")
+    episode = load_episodes(out, require=chaos_arrays())[0]
+    assert episode.meta["hardware"] == {"kind": "ideal", "scene": "chaos_box", "num_balls": BALLS}
+    with pytest.raises(chaos.CollectionError, match="hardware: differs in kind"):
+        collect(out, 2)
+
+
 def test_targets_move_relative_to_the_last_ones_within_the_joint_limits():
     env = VirtualChaosBoxEnv(num_balls=0)
     start = np.full(NUM_JOINTS, 0.3)
@@ -120,6 +155,7 @@ def test_targets_move_relative_to_the_last_ones_within_the_joint_limits():
         ({"hardware_seed": "a"}, "hardware_seed must be an integer >= 0, got 'a' (str)"),
         ({"hardware_profile": "shiny"}, "unknown hardware profile 'shiny'; presets: default"),
         ({"axis": "+w"}, "unknown axis '+w'"),
+        ({"hardware": "real"}, "hardware must be one of: ideal, virtual, got 'real'"),
     ],
 )
 def test_bad_options_are_named_with_the_valid_ones(options, message):

@@ -15,8 +15,10 @@ import dexndm_envs  # noqa: F401  (registers the environments)
 from dexndm_agents import NDMResidualWrapper
 from dexndm_agents.dexndm.bundle import Bundle
 from dexndm_agents.dexndm.loop import LoopConfig, _condition_env
+from dexndm_agents.dexndm.loop_target import RUN_RECORD
 from dexndm_agents.dexndm.results import CONDITIONS
 from dexndm_agents.policies.baselines import ZeroPolicy
+from dexndm_envs.data.episodes import load_episodes
 from dexndm_envs.hand.config import default_hand_config, save_hand_config
 
 
@@ -94,6 +96,76 @@ def test_the_loop_then_the_trainers_make_a_deployable_bundle(tmp_path):
     env.reset(seed=0)
     _, _, _, _, info = env.step(np.zeros(16))
     assert info["residual"].shape == (16,)
+
+
+def test_the_loop_against_physx_runs_every_stage_with_the_target_in_physx(tmp_path):
+    run_dir = tmp_path / "loop"
+    out = run_program(
+        "examples/sim2real_gap.py",
+        "--preset",
+        "smoke",
+        "--target",
+        "physx",
+        "--out-dir",
+        str(run_dir),
+        "--out",
+        str(tmp_path / "results.json"),
+    )
+    assert "target: PhysX (world default), ideal hand" in out
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert [c for c in (*CONDITIONS, "reachable") if c in results] == list(CONDITIONS)
+    for condition in CONDITIONS:
+        assert set(results[condition]) >= {"RotR", "TTF", "RotP"}
+        if condition != "ideal":
+            assert 1e-3 < results[condition]["tracking_error_rad"] < 0.2
+    assert (results["config"]["engine"], results["config"]["target_hardware"]) == (
+        "physx",
+        "ideal",
+    )
+    # the reference in MuJoCo; the chaos box and direct transfer on PhysX's ideal hand
+    for episode in load_episodes(run_dir / "chaos_box"):
+        assert episode.meta["hardware"]["kind"] == "ideal"
+        assert episode.meta["hardware"]["engine"] == "physx"
+        assert episode.meta["hardware"]["world_profile"] == "default"
+    sim = load_episodes(run_dir / "sim_rollouts")[0].meta["extra"]["env_kwargs"]
+    direct = load_episodes(run_dir / "direct_rollouts")[0].meta["extra"]["env_kwargs"]
+    assert sim.get("engine", "mujoco") == "mujoco" and direct["engine"] == "physx"
+    assert direct["hardware"] == "ideal"
+    bundle = Bundle.load(run_dir / "bundles" / "dexndm.pt").config
+    assert bundle["target"]["engine"] == "physx" and "world_profile" not in bundle["loop"]
+
+    # a rerun for another PhysX world must not reuse this one's chaos box and evaluations
+    record = (run_dir / RUN_RECORD).read_text()
+    stale = run_program(
+        "examples/sim2real_gap.py",
+        "--preset",
+        "smoke",
+        "--target",
+        "physx",
+        "--world-profile",
+        "fine",
+        "--out-dir",
+        str(run_dir),
+        expect_failure=True,
+    )
+    assert stale.startswith("error: ") and stale.count("\n") == 1
+    assert "made for another target (world_profile 'default' -> 'fine')" in stale
+    assert (run_dir / RUN_RECORD).read_text() == record
+
+
+def test_every_target_condition_runs_in_the_target_world(tmp_path):
+    for hardware in ("ideal", "virtual"):
+        cfg = LoopConfig(
+            out_dir=tmp_path, engine="physx", world_profile="fine", target_hardware=hardware
+        )
+        ideal = _condition_env(ZeroPolicy(), "ideal", {}, cfg).unwrapped
+        assert ideal.engine.name == "mujoco" and ideal.motors is None
+        for condition in CONDITIONS[1:]:
+            env = _condition_env(ZeroPolicy(), condition, {}, cfg).unwrapped
+            assert (env.engine.name, env.engine.world.name) == ("physx", "fine")
+            assert (env.motors is None) == (hardware == "ideal")
+            env.close()
+        ideal.close()
 
 
 def test_an_unknown_adapter_kind_is_refused_by_name(tmp_path):

@@ -145,6 +145,7 @@ def test_train_refuses_bad_options_in_one_line(tmp_path, argv, message):
 
 
 MISSING = "missing/nothing_here"
+UNKNOWN_WORLD = ["--target", "physx", "--world-profile", "wet"]
 BAD_INPUT = [
     ("examples/train.py", ["--env.wrist", "sideways"], "unknown wrist 'sideways'"),
     ("examples/train.py", ["--gait", MISSING], f"--gait {MISSING}: no such file"),
@@ -163,6 +164,9 @@ BAD_INPUT = [
     ("examples/distill.py", ["--specialists", MISSING, "--epochs", "0"], "--epochs must be at"),
     ("examples/sim2real_gap.py", ["--hardware-profile", "new"], "--hardware-profile: unknown"),
     ("examples/sim2real_gap.py", ["--policy", MISSING], f"--policy '{MISSING}': no such"),
+    ("examples/sim2real_gap.py", UNKNOWN_WORLD, "--world-profile: unknown world profile 'wet'"),
+    ("examples/sim2real_gap.py", ["--world-profile", "fine"], "--world-profile applies to"),
+    ("examples/sim2real_gap.py", ["--target-hardware", "ideal"], "--target-hardware ideal"),
     ("examples/train_ndm.py", ["--data", MISSING], f"--data: {MISSING} is not a directory"),
     ("examples/train_residual.py", ["--ndm", MISSING, "--sim", MISSING], "--ndm: no dynamics"),
     ("examples/gallery.py", ["--object-set", "blob"], "--object-set: unknown object set"),

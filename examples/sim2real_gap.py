@@ -22,7 +22,7 @@ Usage:
     python examples/sim2real_gap.py --hand-config my_hand.yaml   # the servo settings of yours
     python examples/sim2real_gap.py --reference-latency-s 0 --out-dir runs/sim2real_no_latency
     python examples/sim2real_gap.py --preset quick --target physx --out-dir runs/physx_quick
-    python examples/sim2real_gap.py --target physx --world-profile fine --target-hardware virtual
+    python examples/sim2real_gap.py --target physx --world-profile coarse --target-hardware virtual
     NDMResidualWrapper(env, bundle="runs/sim2real/bundles/dexndm.pt")   # deploy the result
 """
 
@@ -75,7 +75,7 @@ class Args:
     """The hand the loop closes the gap to: "virtual" (the virtual hand in MuJoCo) or "physx"
     (a hand in PhysX, the paper's sim-to-sim test; dexndm_agents.dexndm.loop_target)."""
     world_profile: str | None = None
-    """How PhysX runs the target (--target physx only): a preset (default, fine) or a world
+    """How PhysX runs the target (--target physx only): a preset (default, coarse, fine) or a world
     profile file; "default" when unset."""
     target_hardware: Literal["ideal", "virtual"] | None = None
     """The hand in PhysX (--target physx only): "ideal" (PhysX's joint drives with the hand

@@ -7,7 +7,7 @@ body poses, contacts, actuator forces) and for copying state between the two.
 
 Usage:
     OMP_NUM_THREADS=1 python examples/benchmarks/engine_speed.py
-    python examples/benchmarks/engine_speed.py --world-profile fine --steps 200
+    python examples/benchmarks/engine_speed.py --world-profile coarse --steps 200
 """
 
 from __future__ import annotations

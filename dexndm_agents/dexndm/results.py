@@ -60,9 +60,12 @@ class LoopResults:
 
     def share_of_loss(self, condition: str) -> float:
         """A condition's paired gain over direct transfer as a share of the RotR direct
-        transfer loses from the ideal sim (nan when it loses nothing)."""
-        loss = self.conditions["ideal"].rotr - self.conditions["direct"].rotr
-        return self.paired_difference(condition)[0] / loss if loss > 0 else float("nan")
+        transfer loses from the ideal sim; nan when there is no loss to share: one no larger
+        than two of its standard errors (a share of noise would read as a figure)."""
+        loss, error = self.paired_difference("ideal")
+        if not loss > 2.0 * error:
+            return float("nan")
+        return self.paired_difference(condition)[0] / loss
 
     def to_json(self) -> dict[str, Any]:
         record: dict[str, Any] = {name: s.to_json() for name, s in self.conditions.items()}

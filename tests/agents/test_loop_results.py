@@ -129,3 +129,19 @@ def test_the_table_gives_each_residual_its_share_of_the_loss_and_of_the_reachabl
     del results.conditions["reachable"]
     assert "regains" not in format_table(results)
     assert "dexndm" in format_table(results)
+
+
+def test_a_loss_within_two_standard_errors_has_no_shares():
+    """Ideal - direct of 1 +- 2: a residual's share of it would be a share of noise."""
+    results = _results(
+        {
+            "ideal": [101.0, 104.0, 98.0],
+            "direct": [100.0, 100.0, 100.0],
+            "dexndm": [105.0, 104.0, 106.0],
+        }
+    )
+    loss, error = results.paired_difference("ideal")
+    assert 0.0 < loss < 2.0 * error
+    assert np.isnan(results.share_of_loss("dexndm"))
+    row = next(line for line in format_table(results).splitlines() if line.startswith("dexndm"))
+    assert row.split()[-2] == "-"  # the share column (the last is tracking)
